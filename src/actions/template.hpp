@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <optional>
+#include <ssehub/error.hpp>
+#include <string>
+#include <string_view>
+
+namespace ssehub::actions {
+
+/// A string that starts with this is literal: the prefix is removed and nothing is replaced.
+inline constexpr std::string_view noeval_prefix = "NOEVAL:";
+
+/// The values a template may name. A field left empty (`nullopt`) is not available where the
+/// pin runs: a template naming it is refused, so a mistake shows when the pin is registered
+/// instead of as an empty string when it runs.
+///
+/// The variables of this version: `{{session.id}}`, `{{channel.id}}` and `{{reason}}`, all of
+/// them available in `disconnected` pins. `request.*` and `token.*` are known names that are
+/// refused as not supported yet.
+struct template_context {
+    std::optional<std::string_view> session_id;
+    std::optional<std::string_view> channel_id; ///< `""` in a session's own `disconnected`
+    std::optional<std::string_view> reason;
+
+    /// A pin of a request (POST /api/v1/actions): no variable is available.
+    static template_context request() { return {}; }
+
+    /// Stand-in values for checking a `disconnected` pin when it is registered: each
+    /// variable renders as a value of its kind, so the rendered string can be checked
+    /// like the one that will run.
+    static template_context probe() { return {"session", "channel", "client_closed"}; }
+};
+
+/// Renders one string property. `path` names the string in errors. Fails, with bad_request,
+/// on an unterminated `{{`, an unknown variable or one the context does not provide.
+result<std::string> render(std::string_view text, const template_context& context,
+                           const std::string& path);
+
+/// True when render() could change `text`: it holds `{{` or starts with NOEVAL:.
+bool is_template(std::string_view text) noexcept;
+
+/// Renders every string value inside `value`, at any depth (object keys are left alone).
+/// Values without a template are copied unchanged.
+result<boost::json::value> render_json(const boost::json::value& value,
+                                       const template_context& context, const std::string& path);
+
+} // namespace ssehub::actions

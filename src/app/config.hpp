@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <http/server_options.hpp>
+#include <ssehub/error.hpp>
+#include <ssehub/hub.hpp>
+#include <string>
+#include <vector>
+
+namespace ssehub::app {
+
+/// Everything `ssehub serve` needs, filled from one option table (config.cpp) by the TOML
+/// file, then the environment (SSEHUB_*), then the command line; later sources win.
+struct config {
+    http::server_options server;
+    hub_options hub;
+    std::string log_level = "info";  ///< log.level: trace, debug, info, warn, error
+    std::string log_format = "text"; ///< log.format: text or json
+    std::string broker_url = "memory";
+    std::vector<std::string> webhooks_allow;
+};
+
+} // namespace ssehub::app

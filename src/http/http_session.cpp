@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "http/http_session.hpp"
+
+#include "core/log.hpp"
+#include "http/error_response.hpp"
+#include "http/routes.hpp"
+#include "http/server.hpp"
+#include "http/sse_connection.hpp"
+#include "http/worker.hpp"
+
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <random>
+
+namespace ssehub::http {
+
+namespace beast = boost::beast;
+namespace beast_http = boost::beast::http;
+
+namespace {
+
+constexpr std::uint32_t header_limit = 16 * 1024;
+
+// Retry-After for a refusal at a limit: 5 s spread by ±20 %, so refused clients do not
+// come back in step (F22).
+std::string spread_retry_after() {
+    thread_local std::minstd_rand spread{std::random_device{}()};
+    std::uniform_int_distribution<int> seconds(4, 6);
+    return std::to_string(seconds(spread));
+}
+
+std::string describe(const boost::asio::ip::tcp::socket& s) {
+    boost::system::error_code ec;
+    const auto ep = s.remote_endpoint(ec);
+    if (ec) {
+        return "?";
+    }
+    return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+} // namespace
+
+http_session::http_session(boost::asio::ip::tcp::socket socket, connection_limiter::slot slot,
+                           server& srv, worker& owner)
+    : stream_(std::move(socket)), slot_(std::move(slot)), server_(srv), worker_(owner),
+      remote_(describe(stream_.socket())) {}
+
+void http_session::run() {
+    read_request();
+}
+
+void http_session::read_request() {
+    parser_.emplace();
+    parser_->header_limit(header_limit);
+    parser_->body_limit(server_.options().body_limit);
+    stream_.expires_after(server_.options().request_timeout);
+    beast_http::async_read(stream_, buffer_, *parser_,
+                           [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+                               self->on_read(ec);
+                           });
+}
+
+void http_session::on_read(const beast::error_code& ec) {
+    if (ec == beast_http::error::end_of_stream || ec == boost::asio::error::eof ||
+        ec == boost::asio::error::connection_reset || ec == boost::asio::error::operation_aborted) {
+        close();
+        return;
+    }
+    if (ec == beast::error::timeout) {
+        core::logger("http")->debug("request timed out remote={}", remote_);
+        close();
+        return;
+    }
+
+    request req;
+    if (ec) {
+        // The parser stopped on the request itself: answer once, then close.
+        error e =
+            make_error(errc::bad_request, "malformed HTTP request: " + ec.message(), "request");
+        if (ec == beast_http::error::body_limit) {
+            e = make_error(errc::payload_too_large,
+                           "the body is over the limit of " +
+                               std::to_string(server_.options().body_limit) +
+                               " bytes (limits.body)",
+                           "body");
+        } else if (ec == beast_http::error::header_limit) {
+            e = make_error(errc::headers_too_large, "the request head is over 16 KiB", "headers");
+        }
+        core::logger("http")->info("request refused remote={} code={}: {}", remote_,
+                                   to_string(e.code), e.message);
+        server_.stats().errors.fetch_add(1, std::memory_order_relaxed);
+        req.version(11);
+        send(error_response(req, e), true);
+        return;
+    }
+
+    req = parser_->release();
+    parser_.reset();
+    server_.stats().requests.fetch_add(1, std::memory_order_relaxed);
+    handle(req);
+}
+
+void http_session::handle(request& req) {
+    // Past a connection limit, refuse; never evict a client already served (F22).
+    if (slot_.over_limit()) {
+        server_.stats().refused_limit.fetch_add(1, std::memory_order_relaxed);
+        server_.stats().errors.fetch_add(1, std::memory_order_relaxed);
+        core::logger("http")->warn("connection refused at a limit remote={} open={}", remote_,
+                                   server_.stats().open_connections.load());
+        auto res = error_response(req, make_error(errc::limit_exceeded,
+                                                  "too many connections (limits.connections or "
+                                                  "limits.connections_per_address); retry later",
+                                                  "connection"));
+        res.set(beast_http::field::retry_after, spread_retry_after());
+        send(std::move(res), true);
+        return;
+    }
+
+    auto routed_to = route(server_, req, remote_);
+    if (auto* res = std::get_if<response>(&routed_to)) {
+        if (beast_http::to_status_class(res->result()) == beast_http::status_class::client_error ||
+            beast_http::to_status_class(res->result()) == beast_http::status_class::server_error) {
+            server_.stats().errors.fetch_add(1, std::memory_order_relaxed);
+            core::logger("http")->info("request refused remote={} method={} target={} status={}",
+                                       remote_, std::string(req.method_string()),
+                                       std::string(req.target()), res->result_int());
+        }
+        const bool close_after = !res->keep_alive();
+        send(std::move(*res), close_after);
+        return;
+    }
+
+    auto& sr = std::get<stream_request>(routed_to);
+    sr.subscription.remote = remote_;
+    auto conn = std::make_shared<sse_connection>(worker_, server_.get_hub(), remote_);
+    auto a = server_.get_hub().attach(sr.subscription, conn, worker_.index());
+    if (!a) {
+        server_.stats().errors.fetch_add(1, std::memory_order_relaxed);
+        core::logger("http")->info("stream refused remote={} target={} code={} path={}: {}",
+                                   remote_, std::string(req.target()), to_string(a.error().code),
+                                   a.error().path, a.error().message);
+        auto res = error_response(req, a.error());
+        res.keep_alive(false);
+        send(std::move(res), true);
+        return;
+    }
+
+    server_.stats().streams_opened.fetch_add(1, std::memory_order_relaxed);
+    core::logger("http")->debug("stream opened session={} namespace={} remote={}", a->session,
+                                to_string(sr.subscription.ns), remote_);
+    stream_.expires_never();
+    conn->start(stream_.release_socket(), std::move(slot_), *a, sr.chunked,
+                std::move(sr.extra_headers));
+    // This session ends here: its buffer and parser go with it.
+}
+
+void http_session::send(response res, bool close_after) {
+    pending_ = std::make_shared<response>(std::move(res));
+    if (close_after) {
+        pending_->keep_alive(false);
+    }
+    stream_.expires_after(server_.options().request_timeout);
+    beast_http::async_write(
+        stream_, *pending_,
+        [self = shared_from_this(), close_after](const beast::error_code& ec, std::size_t) {
+            self->on_sent(ec, close_after);
+        });
+}
+
+void http_session::on_sent(const beast::error_code& ec, bool close_after) {
+    pending_.reset();
+    if (ec || close_after) {
+        close();
+        return;
+    }
+    read_request();
+}
+
+void http_session::close() {
+    // Half-close, then read and drop what the client still sends (the rest of a refused
+    // body, say) until it closes too or a short timeout: closing with unread data would
+    // reset the connection and could destroy the answer before the client reads it.
+    beast::error_code ignored;
+    stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    buffer_.clear();
+    parser_.reset();
+    stream_.expires_after(std::chrono::seconds(2));
+    drain();
+}
+
+void http_session::drain() {
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+                                if (ec) {
+                                    self->stream_.close();
+                                    return;
+                                }
+                                self->drain();
+                            });
+}
+
+} // namespace ssehub::http

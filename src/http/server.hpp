@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "http/connection_limiter.hpp"
+#include "http/http_stats.hpp"
+#include "http/server_options.hpp"
+#include "http/worker.hpp"
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <optional>
+#include <ssehub/error.hpp>
+#include <ssehub/hub.hpp>
+#include <vector>
+
+namespace ssehub::actions {
+class engine;
+}
+
+namespace ssehub::http {
+
+/// The HTTP listener: accepts on worker 0's thread and hands each connection to the next
+/// worker in turn; a connection then lives on that worker's thread for good.
+class server {
+public:
+    /// `contexts[i]` is worker i's io_context, the same as the hub's shard i.
+    server(server_options options, hub& h, actions::engine& engine,
+           const std::vector<boost::asio::io_context*>& contexts);
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    /// Binds and listens; returns the address actually bound (port 0 picks a free one).
+    result<boost::asio::ip::tcp::endpoint> listen();
+
+    /// Starts accepting and the workers' timers. Call after listen().
+    void start();
+
+    /// Stops accepting new connections; marks the server draining (readyz answers 503).
+    /// Thread-safe.
+    void stop_accepting();
+
+    /// Stops the workers' timers, so their io_contexts can run out. Thread-safe. After it
+    /// and stop_accepting() have run, the server owns no I/O object: its io_contexts may be
+    /// destroyed before it.
+    void stop_timers();
+
+    /// Destroys the acceptor and the workers' timers. Only once every worker thread has
+    /// stopped: after it the server owns no I/O object, so its io_contexts may be destroyed
+    /// before it.
+    void release_io_objects();
+
+    bool draining() const noexcept { return draining_.load(std::memory_order_relaxed); }
+
+    const server_options& options() const noexcept { return options_; }
+
+    hub& get_hub() noexcept { return hub_; }
+
+    actions::engine& get_engine() noexcept { return engine_; }
+
+    connection_limiter& limiter() noexcept { return limiter_; }
+
+    http_stats& stats() noexcept { return stats_; }
+
+private:
+    void accept_next();
+
+    server_options options_;
+    hub& hub_;
+    actions::engine& engine_;
+    http_stats stats_;
+    connection_limiter limiter_;
+    std::vector<std::unique_ptr<worker>> workers_;
+    std::optional<boost::asio::ip::tcp::acceptor> acceptor_; ///< reset once closed
+    std::size_t next_worker_ = 0;
+    std::atomic<bool> draining_{false};
+};
+
+} // namespace ssehub::http

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "actions/template.hpp"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+namespace {
+
+namespace json = boost::json;
+using ssehub::errc;
+using ssehub::actions::is_template;
+using ssehub::actions::render;
+using ssehub::actions::render_json;
+using ssehub::actions::template_context;
+
+template_context ended(std::string_view channel = "") {
+    return {"s1", channel, "kicked"};
+}
+
+std::string rendered(std::string_view text, const template_context& context = ended("room")) {
+    auto r = render(text, context, "p");
+    EXPECT_TRUE(r) << text << ": " << (r ? "" : r.error().message);
+    return r ? *r : std::string();
+}
+
+ssehub::error failure(std::string_view text, const template_context& context = ended("room")) {
+    auto r = render(text, context, "properties.message");
+    EXPECT_FALSE(r) << text << " rendered as " << (r ? *r : "");
+    return r ? ssehub::error{} : r.error();
+}
+
+TEST(TemplateTest, ReplacesTheSessionChannelAndReason) {
+    EXPECT_EQ(rendered("{{session.id}} left {{channel.id}}: {{reason}}"), "s1 left room: kicked");
+}
+
+TEST(TemplateTest, AllowsSpacesInsideTheBraces) {
+    EXPECT_EQ(rendered("[{{ session.id }}]"), "[s1]");
+    EXPECT_EQ(rendered("{{\treason\t}}"), "kicked");
+}
+
+TEST(TemplateTest, ChannelIdIsEmptyInASessionsOwnList) {
+    EXPECT_EQ(rendered("<{{channel.id}}>", ended("")), "<>");
+}
+
+TEST(TemplateTest, TextWithoutPlaceholdersIsUnchanged) {
+    EXPECT_EQ(rendered("Session disconnected"), "Session disconnected");
+    EXPECT_EQ(rendered(""), "");
+    EXPECT_EQ(rendered("a } b }} c {"), "a } b }} c {");
+}
+
+TEST(TemplateTest, NoevalIsLiteralWithThePrefixRemoved) {
+    EXPECT_EQ(rendered("NOEVAL:{{session.id}} and {{nope"), "{{session.id}} and {{nope");
+    EXPECT_EQ(rendered("NOEVAL:"), "");
+
+    // Only a prefix counts: elsewhere the word is ordinary text.
+    EXPECT_EQ(rendered("x NOEVAL:{{reason}}"), "x NOEVAL:kicked");
+}
+
+TEST(TemplateTest, RefusesAnUnknownVariableWithThePath) {
+    const auto e = failure("hello {{user.name}}");
+    EXPECT_EQ(e.code, errc::bad_request);
+    EXPECT_EQ(e.path, "properties.message");
+    EXPECT_NE(e.message.find("user.name"), std::string::npos) << e.message;
+}
+
+TEST(TemplateTest, RefusesAnUnterminatedPlaceholder) {
+    const auto e = failure("hello {{session.id");
+    EXPECT_EQ(e.path, "properties.message");
+    EXPECT_NE(e.message.find("unterminated"), std::string::npos) << e.message;
+}
+
+TEST(TemplateTest, RefusesAVariableTheContextDoesNotHave) {
+    const auto e = failure("{{session.id}}", template_context::request());
+    EXPECT_NE(e.message.find("not available"), std::string::npos) << e.message;
+}
+
+TEST(TemplateTest, RefusesPlannedVariablesAsNotSupportedYet) {
+    for (const auto* text : {"{{request.query.x}}", "{{request.body.x}}", "{{token.sub}}"}) {
+        const auto e = failure(text);
+        EXPECT_NE(e.message.find("not supported yet"), std::string::npos) << e.message;
+    }
+}
+
+TEST(TemplateTest, ProbeRendersEveryVariable) {
+    EXPECT_TRUE(render("{{session.id}}{{channel.id}}{{reason}}", template_context::probe(), ""));
+}
+
+TEST(TemplateTest, IsTemplateSpotsPlaceholdersAndNoeval) {
+    EXPECT_TRUE(is_template("a {{b}}"));
+    EXPECT_TRUE(is_template("NOEVAL:x"));
+    EXPECT_FALSE(is_template("plain { text }"));
+}
+
+TEST(RenderJsonTest, RendersStringsAtEveryDepthAndLeavesKeysAlone) {
+    const auto in = json::parse(R"({"{{reason}}":"{{session.id}}","n":1,"list":[true,null,)"
+                                R"("{{channel.id}}",{"deep":"NOEVAL:{{x}}"}]})");
+    auto out = render_json(in, ended("room"), "properties.message");
+    ASSERT_TRUE(out) << out.error().message;
+    EXPECT_EQ(*out, json::parse(R"({"{{reason}}":"s1","n":1,"list":[true,null,"room",)"
+                                R"({"deep":"{{x}}"}]})"));
+}
+
+TEST(RenderJsonTest, ErrorNamesTheNestedString) {
+    const auto in = json::parse(R"({"items":["ok",{"text":"{{nope}}"}]})");
+    auto out = render_json(in, ended(), "properties.message");
+    ASSERT_FALSE(out);
+    EXPECT_EQ(out.error().path, "properties.message.items[1].text");
+}
+
+TEST(RenderJsonTest, ValuesWithoutStringsAreCopiedUnchanged) {
+    for (const auto* text : {"42", "null", "[1,2.5,false]", R"("plain")"}) {
+        auto out = render_json(json::parse(text), ended(), "m");
+        ASSERT_TRUE(out);
+        EXPECT_EQ(*out, json::parse(text));
+    }
+}
+
+} // namespace
