@@ -12,6 +12,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <cmath>
 #include <mutex>
 #include <random>
 #include <ssehub/hub.hpp>
@@ -48,6 +49,7 @@ struct channel_state {
     std::size_t connected = 0;
     boost::json::value actions;
     core::history log;
+    clock::time_point active_at = clock::now(); ///< created, last member left, last event
 };
 
 struct session_state {
@@ -191,13 +193,25 @@ struct hub::impl {
             --ch.connected;
             shard_of(s.token).submit_leave(s.token, ch.uid);
         }
-        drop_if_unused(ch);
+        touch_if_empty(ch);
     }
 
-    // A channel with no member and no history left is forgotten (fix 5); the default
-    // channel goes with its namespace.
-    void drop_if_unused(channel_state& ch) {
-        if (ch.id.empty() || !ch.members.empty() || !ch.log.empty()) {
+    // An empty channel stays known, with its history, for history.channel_age after its
+    // last member left or its last event; the sweep forgets it then (fix 5, F16, F26).
+    static void touch_if_empty(channel_state& ch) {
+        if (ch.members.empty()) {
+            ch.active_at = clock::now();
+        }
+    }
+
+    bool expired(const channel_state& ch, clock::time_point now) const {
+        return !ch.id.empty() && ch.members.empty() && ch.log.empty() &&
+               now - ch.active_at >= opts.channel_history_age;
+    }
+
+    // Forgets a channel that a failed call has just created, so the failure changes nothing.
+    void drop_created(channel_state& ch, bool existed) {
+        if (existed || ch.id.empty() || !ch.members.empty() || !ch.log.empty()) {
             return;
         }
         auto& channels = ch.ns->channels;
@@ -260,7 +274,7 @@ struct hub::impl {
         auto channels = s.channels;
         for (auto* ch : channels) {
             std::erase(ch->members, &s);
-            drop_if_unused(*ch);
+            touch_if_empty(*ch);
         }
 
         auto* ns = s.ns;
@@ -362,7 +376,34 @@ result<void> check_namespace(const namespace_id& ns, std::size_t max_length) {
     return core::check_id(ns.reasoning, max_length, "reasoning", true);
 }
 
+// The path of the first number JSON cannot write (1e999 parses as infinity), or nothing.
+// Boost.JSON would write it as `Infinity`, which no client's JSON.parse accepts.
+std::optional<std::string> first_non_finite(const boost::json::value& v, std::string path) {
+    if (v.is_double()) {
+        return std::isfinite(v.get_double()) ? std::nullopt : std::optional(path);
+    }
+    if (const auto* a = v.if_array()) {
+        for (std::size_t i = 0; i < a->size(); ++i) {
+            if (auto bad = first_non_finite((*a)[i], path + "[" + std::to_string(i) + "]")) {
+                return bad;
+            }
+        }
+    } else if (const auto* o = v.if_object()) {
+        for (const auto& member : *o) {
+            if (auto bad =
+                    first_non_finite(member.value(), path + "." + std::string(member.key()))) {
+                return bad;
+            }
+        }
+    }
+    return std::nullopt;
+}
+
 result<std::string> serialize_message(const boost::json::value& message, std::size_t limit) {
+    if (auto bad = first_non_finite(message, "message")) {
+        return make_error(errc::bad_request,
+                          "a number is too large for JSON (it would be written as Infinity)", *bad);
+    }
     auto data = boost::json::serialize(message);
     if (data.size() > limit) {
         return make_error(errc::payload_too_large,
@@ -433,10 +474,11 @@ result<channel_result> hub::register_channel(const namespace_id& ns, std::string
         member = *s;
     }
 
+    const bool existed = nss.channels.contains(id);
     auto& ch = d.channel_for(nss, id);
     if (member != nullptr && !impl::is_member(*member, ch)) {
         if (d.named_channel_count(*member) >= d.opts.channels_per_session) {
-            d.drop_if_unused(ch);
+            d.drop_created(ch, existed);
             return make_error(errc::limit_exceeded,
                               "session '" + member->id + "' is already in " +
                                   std::to_string(d.opts.channels_per_session) +
@@ -505,22 +547,14 @@ result<publish_result> hub::broadcast(const namespace_id& ns, std::string_view c
         return data.error();
     }
 
+    // Channels are created on demand: an event sent to a channel nobody follows yet is kept
+    // in its history, so a client that subscribes right after and resumes still gets it.
     std::lock_guard lock(d.mu);
-    auto* nss = d.find_ns(ns);
-    channel_state* ch = nullptr;
-    if (nss != nullptr) {
-        auto it = nss->channels.find(channel);
-        ch = it == nss->channels.end() ? nullptr : it->second.get();
-    }
+    auto* ch = &d.channel_for(d.ns_for(ns), channel);
     publish_result out;
-    if (ch == nullptr) {
-        out.warning = channel.empty() ? "no session in namespace " + to_string(ns)
-                                      : "no channel '" + std::string(channel) + "' in namespace " +
-                                            to_string(ns);
-        return out;
-    }
 
     auto ev = d.make_event(event, *data);
+    impl::touch_if_empty(*ch);
     out.event_id = d.codec.format(ev->seq);
     out.sessions = ch->members.size();
     out.delivered = ch->connected;
@@ -550,10 +584,11 @@ result<channel_result> hub::join(const namespace_id& ns, std::string_view channe
     if (s == nullptr) {
         return make_error(errc::not_found, "no session '" + std::string(session) + "'", "session");
     }
+    const bool existed = nss->channels.contains(channel);
     auto& ch = d.channel_for(*nss, channel);
     if (!impl::is_member(*s, ch)) {
         if (d.named_channel_count(*s) >= d.opts.channels_per_session) {
-            d.drop_if_unused(ch);
+            d.drop_created(ch, existed);
             return make_error(errc::limit_exceeded,
                               "session '" + s->id + "' is already in " +
                                   std::to_string(d.opts.channels_per_session) +
@@ -879,16 +914,14 @@ void hub::sweep() {
         for (auto& [id, s] : ns->sessions) {
             s->log.expire(now, d.session_limits());
         }
-        std::vector<channel_state*> idle;
-        for (auto& [id, ch] : ns->channels) {
-            ch->log.expire(now, d.channel_limits());
-            if (ch->members.empty() && ch->log.empty()) {
-                idle.push_back(ch.get());
+        std::erase_if(ns->channels, [&](auto& entry) {
+            entry.second->log.expire(now, d.channel_limits());
+            if (!d.expired(*entry.second, now)) {
+                return false;
             }
-        }
-        for (auto* ch : idle) {
-            d.drop_if_unused(*ch);
-        }
+            d.stats.channels.fetch_sub(1, std::memory_order_relaxed);
+            return true;
+        });
         d.drop_ns_if_empty(*ns);
     }
 }

@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <future>
 #include <gtest/gtest.h>
+#include <limits>
 #include <mutex>
 #include <ssehub/hub.hpp>
 #include <thread>
@@ -385,6 +386,48 @@ TEST_F(HubTest, EmptyChannelsGoOnceTheirHistoryExpires) {
     EXPECT_EQ(h.channel({}, "tmp").error().code, errc::not_found);
     EXPECT_EQ(h.stats().channels.load(), 0);
     EXPECT_EQ(h.stats().sessions.load(), 0);
+}
+
+// F09: channels are created on demand; a broadcast nobody follows yet is still kept.
+TEST_F(HubTest, BroadcastToAnUnknownChannelCreatesItWithTheEvent) {
+    auto r = hub_.broadcast({}, "later", json::value(1));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->delivered, 0u);
+    EXPECT_EQ(r->sessions, 0u);
+    EXPECT_TRUE(r->event_id);
+    EXPECT_TRUE(r->warning.empty());
+    EXPECT_TRUE(hub_.channel({}, "later"));
+}
+
+// F16 and F26: a channel its last member left stays known, empty, until its history expires.
+TEST_F(HubTest, AnEmptyChannelStaysUntilItsHistoryAgePasses) {
+    hub_options o;
+    o.channel_history_age = 1h;
+    boost::asio::io_context ioc;
+    hub h(o, {&ioc});
+    ASSERT_TRUE(h.register_session({}, "s1"));
+    ASSERT_TRUE(h.join({}, "a", "s1"));
+    ASSERT_TRUE(h.leave({}, "a", "s1"));
+    h.sweep();
+    auto kept = h.channel({}, "a");
+    ASSERT_TRUE(kept);
+    EXPECT_TRUE(kept->sessions.empty());
+    EXPECT_EQ(h.stats().channels.load(), 2); // the default channel and `a`
+}
+
+// 1e999 parses as infinity; Boost.JSON would write it as `Infinity`, which is not JSON.
+TEST_F(HubTest, NumbersJsonCannotWriteAreRefused) {
+    auto c = open("s1");
+    const auto inf = std::numeric_limits<double>::infinity();
+    auto pushed = hub_.push({}, "s1", json::value{{"a", json::array{1, inf}}});
+    ASSERT_FALSE(pushed);
+    EXPECT_EQ(pushed.error().code, errc::bad_request);
+    EXPECT_EQ(pushed.error().path, "message.a[1]");
+    auto sent = hub_.broadcast({}, "", json::value(-inf));
+    ASSERT_FALSE(sent);
+    EXPECT_EQ(sent.error().path, "message");
+    settle();
+    EXPECT_TRUE(c.sink->bytes.empty());
 }
 
 TEST_F(HubTest, ShutdownClosesEveryStreamAndEndsEverySession) {
