@@ -93,6 +93,9 @@ int serve(const config& cfg) {
         log->error("{}", bound.error().message);
         return 2;
     }
+    // Catch SIGINT and SIGTERM before saying `listening`: a signal sent as soon as the line
+    // shows is queued for the handler below instead of killing the process.
+    auto signals = std::make_unique<asio::signal_set>(*contexts[0], SIGINT, SIGTERM);
     const auto files = file_limit();
     engine->start();
     srv->start();
@@ -109,7 +112,6 @@ int serve(const config& cfg) {
 
     // SIGINT / SIGTERM: stop accepting, end every stream with a retry hint, run the
     // disconnect actions (reason shutdown), then stop once all is drained or at the deadline.
-    auto signals = std::make_unique<asio::signal_set>(*contexts[0], SIGINT, SIGTERM);
     auto drain_timer = std::make_unique<asio::steady_timer>(*contexts[0]);
     clock::time_point stop_at{};
     std::function<void()> wait_drained;

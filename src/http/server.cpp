@@ -17,6 +17,7 @@ server::server(server_options options, hub& h, actions::engine& engine,
                const std::vector<asio::io_context*>& contexts)
     : options_(std::move(options)), hub_(h), engine_(engine),
       limiter_(options_.connections, options_.connections_per_address, stats_),
+      auth_(options_.auth), publish_rate_(options_.publish_rate),
       acceptor_(std::in_place, *contexts.at(0)) {
     const stream_settings settings{options_.keepalive, options_.write_timeout, options_.retry,
                                    options_.outbound_limit};
@@ -28,6 +29,11 @@ server::server(server_options options, hub& h, actions::engine& engine,
 server::~server() = default;
 
 result<tcp::endpoint> server::listen() {
+    // Keys and key files are read before the port opens: a bad one stops the start.
+    if (auto ok = auth_.load(); !ok) {
+        return ok.error();
+    }
+
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(options_.address, ec);
     if (ec) {

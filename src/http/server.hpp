@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "http/auth.hpp"
 #include "http/connection_limiter.hpp"
 #include "http/http_stats.hpp"
 #include "http/server_options.hpp"
@@ -63,6 +64,10 @@ public:
 
     http_stats& stats() noexcept { return stats_; }
 
+    const authenticator& auth() const noexcept { return auth_; }
+
+    rate_limiter& publish_rate() noexcept { return publish_rate_; }
+
 private:
     void accept_next();
 
@@ -71,6 +76,8 @@ private:
     actions::engine& engine_;
     http_stats stats_;
     connection_limiter limiter_;
+    authenticator auth_;
+    rate_limiter publish_rate_;
     std::vector<std::unique_ptr<worker>> workers_;
     std::optional<boost::asio::ip::tcp::acceptor> acceptor_; ///< reset once closed
     std::size_t next_worker_ = 0;
