@@ -152,6 +152,17 @@ std::string check_subscriber_mode(std::string_view v) {
     return "expected open or jwt";
 }
 
+std::string check_tls_listen(std::string_view v) {
+    if (v.empty()) {
+        return {};
+    }
+    auto parsed = parse_listen(v);
+    if (parsed) {
+        return {};
+    }
+    return parsed.error().message;
+}
+
 // The one option table. Every key of DESIGN.md section 9 that has a field in `config` is a
 // row; the file reader, the environment and the command line all derive from it.
 constexpr std::array options{
@@ -378,6 +389,22 @@ constexpr std::array options{
            .fallback = "",
            .help = "issuer subscriber JWTs must carry (iss)",
            .target = subscriber_jwt<&http::jwt_options::issuer>},
+    option{.key = "tls.listen",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "HOST:PORT of a direct HTTPS listener; empty: none",
+           .target = in_server<&http::server_options::tls_listen>,
+           .check = check_tls_listen},
+    option{.key = "tls.cert",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "PEM certificate chain of the HTTPS listener",
+           .target = in_server<&http::server_options::tls_cert>},
+    option{.key = "tls.key",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "PEM private key of the HTTPS listener",
+           .target = in_server<&http::server_options::tls_key>},
     option{.key = "webhooks.allow",
            .type = option_type::string_list,
            .fallback = "",
@@ -476,6 +503,24 @@ std::string quote(std::string_view value) {
         }
     }
     out += value.size() > max_shown_bytes ? "...\"" : "\"";
+    return out;
+}
+
+// toml++'s description of a syntax error, which may quote raw bytes of the file (a line
+// break, found by fuzz_config), with control bytes escaped so the message stays one line.
+std::string one_line(std::string_view text) {
+    std::string out;
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7f) {
+            constexpr std::string_view hex = "0123456789abcdef";
+            out += "\\x";
+            out += hex[byte >> 4];
+            out += hex[byte & 0xf];
+        } else {
+            out += c;
+        }
+    }
     return out;
 }
 
@@ -800,7 +845,7 @@ public:
             const auto& at = e.source().begin;
             std::string line = "configuration error: file " + file.name +
                                " is not valid TOML (line " + std::to_string(at.line) + ", column " +
-                               std::to_string(at.column) + "): " + std::string(e.description());
+                               std::to_string(at.column) + "): " + one_line(e.description());
             return make_error(errc::bad_request, std::move(line));
         }
 
@@ -894,6 +939,9 @@ public:
                           "listening beyond loopback requires publisher credentials; set "
                           "auth.publishers.keys or auth.publishers.jwt_alg");
         }
+        if (auto ok = check_tls(); !ok) {
+            return ok;
+        }
         if (auto ok = check_jwt("auth.publishers", auth.publisher_jwt); !ok) {
             return ok;
         }
@@ -922,6 +970,24 @@ private:
     error refuse(std::string_view key, std::string_view why) const {
         const option& row = *find_key(key);
         return setting_error(row.key, origins_[index_of(row)], why);
+    }
+
+    // The HTTPS listener needs its certificate and key, and follows the loopback rule.
+    result<void> check_tls() const {
+        const auto& server = cfg_.server;
+        if (server.tls_listen.empty()) {
+            return {};
+        }
+        if (server.tls_cert.empty() || server.tls_key.empty()) {
+            return refuse("tls.listen", "an HTTPS listener needs tls.cert and tls.key");
+        }
+        auto address = parse_listen(server.tls_listen);
+        if (address && !is_loopback(address->host) && !server.auth.publishers_configured()) {
+            return refuse("tls.listen",
+                          "listening beyond loopback requires publisher credentials; set "
+                          "auth.publishers.keys or auth.publishers.jwt_alg");
+        }
+        return {};
     }
 
     // An algorithm needs what verifies it: a secret for HS256, a key file for the others.

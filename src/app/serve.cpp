@@ -99,6 +99,10 @@ int serve(const config& cfg) {
     const auto files = file_limit();
     engine->start();
     srv->start();
+    // Before `listening`, which tells a watcher that every listener is ready.
+    if (auto tls = srv->tls_endpoint()) {
+        log->info("tls listener ready https={}:{}", tls->address().to_string(), tls->port());
+    }
     log->info("listening address={}:{} threads={} broker={} grace={}ms file_limit={}",
               bound->address().to_string(), bound->port(), threads, cfg.broker_url,
               cfg.hub.session_grace.count(), files);

@@ -5,12 +5,15 @@
 #include <array>
 #include <boost/beast/http/field.hpp>
 #include <boost/json/parse.hpp>
+#include <cctype>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <jwt.h>
+#include <limits>
 #include <memory>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -99,9 +102,12 @@ std::optional<std::int64_t> number_claim(const json::object& claims, std::string
         return v->as_int64();
     }
     if (v->is_uint64()) {
-        return static_cast<std::int64_t>(std::min<std::uint64_t>(v->as_uint64(), INT64_MAX));
+        return static_cast<std::int64_t>(std::min<std::uint64_t>(
+            v->as_uint64(), static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())));
     }
-    if (v->is_double()) {
+    // A time past what int64 holds (or NaN) is no time: the claim is refused.
+    constexpr double bound = 9.0e18;
+    if (v->is_double() && v->as_double() > -bound && v->as_double() < bound) {
         return static_cast<std::int64_t>(v->as_double());
     }
     return std::nullopt;

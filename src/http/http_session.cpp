@@ -41,9 +41,9 @@ std::string describe(const boost::asio::ip::tcp::socket& s) {
 } // namespace
 
 http_session::http_session(boost::asio::ip::tcp::socket socket, connection_limiter::slot slot,
-                           server& srv, worker& owner)
+                           server& srv, worker& owner, std::string remote)
     : stream_(std::move(socket)), slot_(std::move(slot)), server_(srv), worker_(owner),
-      remote_(describe(stream_.socket())) {}
+      remote_(remote.empty() ? describe(stream_.socket()) : std::move(remote)) {}
 
 void http_session::run() {
     read_request();

@@ -32,6 +32,9 @@ struct server_options {
     std::size_t publish_rate = 0;         ///< limits.publish_rate: requests/s per key; 0 off
     bool cors_allow_credentials = false;  ///< cors.allow_credentials
     auth_options auth;                    ///< auth.*
+    std::string tls_listen;               ///< tls.listen, HOST:PORT; empty: no HTTPS
+    std::string tls_cert;                 ///< tls.cert: PEM certificate chain file
+    std::string tls_key;                  ///< tls.key: PEM private key file
 };
 
 } // namespace ssehub::http

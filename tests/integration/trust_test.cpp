@@ -6,6 +6,8 @@
 
 #include "security_support.hpp"
 
+#include <fstream>
+
 namespace ssehub::test {
 namespace {
 
@@ -74,6 +76,21 @@ TEST(SecureDefaultsTest, RefusesAnUnreadableKeyFile) {
 
     EXPECT_EQ(r.code, 2) << r.output;
     EXPECT_NE(r.output.find("auth.publishers.jwt_key_file"), std::string::npos) << r.output;
+}
+
+// Found by fuzz_config: toml++ quotes the bytes it choked on, a line break included.
+TEST(ConfigurationTest, ASyntaxErrorQuotingALineBreakStaysOneLine) {
+    temp_dir dir;
+    const auto file = dir.path() / "hub.toml";
+    {
+        std::ofstream out(file);
+        out << "[cors]\nallow_credentials = tr\n";
+    }
+    auto r = run_command(ssehub_binary() + " serve --config " + file.string());
+
+    EXPECT_EQ(r.code, 2) << r.output;
+    EXPECT_NE(r.output.find("not valid TOML"), std::string::npos) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
 }
 
 class OpenLoopbackTest : public hub_test {};
