@@ -7,6 +7,7 @@
 #include "security_support.hpp"
 
 #include <fstream>
+#include <set>
 
 namespace ssehub::test {
 namespace {
@@ -535,6 +536,76 @@ TEST_F(LimitsTest, PublishRateIsPerKeyAndAnswers429WithRetryAfter) {
     EXPECT_EQ(other.status, 200) << "another key has its own bucket";
     auto m = http_request(hub(), "GET", "/metrics", {}, bearer(admin_key));
     EXPECT_GE(metric_value(m.body, "ssehub_request_refusals_total{status=\"429\"}"), refused);
+}
+
+// F22: at the connection limit, newcomers are refused with 429 and a spread Retry-After;
+// nobody already connected is evicted.
+TEST_F(LimitsTest, AtTheConnectionLimitNewcomersAreRefusedAndNobodyIsEvicted) {
+    constexpr int streams = 20;
+    constexpr int newcomers = 25;
+    // One slot above the streams: the control calls of this test use it once the
+    // newcomers are gone.
+    start({"--limits-connections", std::to_string(streams + 1), "--session-grace", "0s"});
+    std::vector<std::unique_ptr<sse_stream>> held;
+    for (int i = 0; i < streams; ++i) {
+        held.push_back(subscribe("/events?session=h" + std::to_string(i)));
+    }
+
+    // All newcomers connect before any of them asks: one takes the spare slot, the others
+    // are over the limit.
+    std::vector<std::unique_ptr<tcp_client>> clients;
+    for (int i = 0; i < newcomers; ++i) {
+        clients.push_back(std::make_unique<tcp_client>(hub().host(), hub().port()));
+    }
+    int refused = 0;
+    std::set<std::string> retry_afters;
+    for (auto& c : clients) {
+        c->send("GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        c->read_until("\r\n\r\n", after(5s));
+        const auto& got = c->received();
+        if (got.starts_with("HTTP/1.1 429")) {
+            ++refused;
+            c->read_until_closed(after(5s));
+            EXPECT_NE(got.find("\"code\":\"limit_exceeded\""), std::string::npos) << got;
+            const auto at = got.find("Retry-After: ");
+            ASSERT_NE(at, std::string::npos) << got;
+            retry_afters.insert(got.substr(at + 13, got.find('\r', at) - at - 13));
+        }
+    }
+    clients.clear();
+
+    EXPECT_EQ(refused, newcomers - 1);
+    EXPECT_GE(retry_afters.size(), 2u) << "every refused client was told the same delay";
+
+    // Every stream is still there and receives, once the spare slot is free again (the hub
+    // lets go of a closed connection asynchronously).
+    std::unique_ptr<http_client> control;
+    for (auto until = after(5s); !control && clock::now() < until;) {
+        auto c = std::make_unique<http_client>(hub());
+        try {
+            if (c->request("GET", "/healthz").status == 200) {
+                control = std::move(c);
+                break;
+            }
+        } catch (const std::exception&) {
+            // Refused and closed: the slot is not free yet.
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_TRUE(control) << "the spare slot never came back";
+    for (int i = 0; i < streams; ++i) {
+        auto r = control->request("POST", "/api/v1/sessions/h" + std::to_string(i) + "/messages",
+                                  R"({"message":)" + std::to_string(i) + "}");
+        ASSERT_EQ(r.status, 200) << r.body;
+    }
+    for (int i = 0; i < streams; ++i) {
+        auto e = held[static_cast<std::size_t>(i)]->next_event(after(5s));
+        ASSERT_TRUE(e) << "h" << i;
+        EXPECT_TRUE(is_event(*e, "message", std::to_string(i)));
+    }
+    // The refusals are counted (with those of the wait for the spare slot, if any).
+    auto m = control->request("GET", "/metrics");
+    EXPECT_GE(metric_value(m.body, "ssehub_refused_connections_total"), refused);
 }
 
 // ---------------------------------------------------------------------------------------
