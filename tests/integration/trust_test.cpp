@@ -497,6 +497,29 @@ TEST_F(TenantTest, TenantsNeverSeeEachOtherWhateverIdsTheyChoose) {
     EXPECT_EQ(std::ranges::find(replayed, "\"a\""), replayed.end());
 }
 
+class TenantLimitTest : public hub_test {};
+
+TEST_F(TenantLimitTest, ATenantsSessionsAreBoundedAcrossItsNamespaces) {
+    start({"--auth-publishers-keys",
+           key_entry(acme_key, "tenant=acme") + "," + key_entry(globex_key, "tenant=globex"),
+           "--limits-sessions-per-tenant", "2"});
+    auto register_in = [this](const std::string& key, std::string_view digipair,
+                              std::string_view id) {
+        json::value p = pin("registerSession", {{"id", id}, {"digipair", digipair}});
+        return http_request(hub(), "POST", "/api/v1/actions", to_json(p), bearer(key));
+    };
+
+    auto first = register_in(acme_key, "a", "s1");
+    auto second = register_in(acme_key, "b", "s1");
+    auto third = register_in(acme_key, "c", "s1");
+    auto other = register_in(globex_key, "a", "s1");
+
+    EXPECT_EQ(first.status, 200) << first.body;
+    EXPECT_EQ(second.status, 200) << second.body;
+    EXPECT_TRUE(is_json_error(third, 429)) << third.body;
+    EXPECT_EQ(other.status, 200) << "another tenant has its own count: " << other.body;
+}
+
 // ---------------------------------------------------------------------------------------
 // Limits
 
