@@ -30,6 +30,7 @@ struct hub_options {
     std::size_t event_length = 64;
     std::size_t channels_per_session = 64;
     std::size_t sessions_per_namespace = 100'000;
+    std::size_t sessions_per_tenant = 0; ///< every namespace of one tenant together; 0: off
 };
 
 struct session_result {

@@ -123,6 +123,8 @@ int run_cli(int argc, const char* const* argv) {
         cmd.add_option("--url", client.url, "the hub's address")
             ->envname("SSEHUB_URL")
             ->capture_default_str();
+        cmd.add_option("--token", client.token, "API key or JWT, sent as a Bearer credential")
+            ->envname("SSEHUB_TOKEN");
         if (in_namespace) {
             cmd.add_option("--digipair", client.digipair, "namespace: the digipair");
             cmd.add_option("--reasoning", client.reasoning, "namespace: the reasoning");

@@ -46,6 +46,7 @@ struct hub_address {
     std::string port;                ///< digits; 80 when the URL has none
     std::string host_header;         ///< the Host header: host[:port] as in the URL
     std::vector<std::string> prefix; ///< path segments the hub is mounted under
+    std::string token;               ///< sent as `Authorization: Bearer`, when set
 };
 
 result<hub_address> parse_hub_url(std::string_view text) {
@@ -118,6 +119,9 @@ http::request<http::string_body> make_request(const hub_address& hub, http::verb
     http::request<http::string_body> req{method, std::string_view(where.encoded_target()), 11};
     req.set(http::field::host, hub.host_header);
     req.set(http::field::user_agent, user_agent);
+    if (!hub.token.empty()) {
+        req.set(http::field::authorization, "Bearer " + hub.token);
+    }
     return req;
 }
 
@@ -185,6 +189,7 @@ int post(const client_options& options, std::initializer_list<std::string_view> 
     if (!hub) {
         return fail(hub.error(), err);
     }
+    hub->token = options.token;
     auto where = target(*hub, path);
     if (in_namespace) {
         add_namespace(where, options);
@@ -346,6 +351,7 @@ int tail(const client_options& options, const tail_options& what, std::ostream& 
     if (!hub) {
         return fail(hub.error(), err);
     }
+    hub->token = options.token;
     auto where = target(*hub, {"events"});
     if (what.session) {
         where.params().append({"session", *what.session});

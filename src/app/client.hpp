@@ -27,6 +27,7 @@ struct client_options {
     std::string url{default_hub_url};
     std::string digipair;
     std::string reasoning;
+    std::string token; ///< API key or JWT, sent as `Authorization: Bearer`; empty: none
 };
 
 /// The message as the hub receives it: the JSON value the text holds, or, when the text is

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "app/config_loader.hpp"
 #include "broker/broker_url.hpp"
+#include "http/auth.hpp"
 
 #include <CLI/App.hpp>
 #include <algorithm>
@@ -108,6 +109,58 @@ std::string check_url_prefix(std::string_view v) {
         return "expected an http:// or https:// URL prefix";
     }
     return {};
+}
+
+// The auth.* settings sit two levels down; one accessor per field.
+constexpr auto publisher_keys = +[](config& c) -> std::vector<std::string>& {
+    return c.server.auth.publisher_keys;
+};
+
+constexpr auto subscriber_mode = +[](config& c) -> std::string& {
+    return c.server.auth.subscriber_mode;
+};
+
+template <auto field>
+constexpr auto publisher_jwt = +[](config& c) -> std::string& {
+    return c.server.auth.publisher_jwt.*field;
+};
+
+template <auto field>
+constexpr auto subscriber_jwt = +[](config& c) -> std::string& {
+    return c.server.auth.subscriber_jwt.*field;
+};
+
+std::string check_publisher_key(std::string_view v) {
+    auto parsed = http::parse_publisher_key(v);
+    if (parsed) {
+        return {};
+    }
+    return parsed.error().message;
+}
+
+std::string check_jwt_alg(std::string_view v) {
+    if (v.empty() || v == "HS256" || v == "RS256" || v == "ES256") {
+        return {};
+    }
+    return "expected HS256, RS256 or ES256 (or empty: no tokens)";
+}
+
+std::string check_subscriber_mode(std::string_view v) {
+    if (v == "open" || v == "jwt") {
+        return {};
+    }
+    return "expected open or jwt";
+}
+
+std::string check_tls_listen(std::string_view v) {
+    if (v.empty()) {
+        return {};
+    }
+    auto parsed = parse_listen(v);
+    if (parsed) {
+        return {};
+    }
+    return parsed.error().message;
 }
 
 // The one option table. Every key of DESIGN.md section 9 that has a field in `config` is a
@@ -237,6 +290,11 @@ constexpr std::array options{
            .help = "sessions one namespace may hold",
            .target = in_hub<&hub_options::sessions_per_namespace>,
            .min = 1},
+    option{.key = "limits.sessions_per_tenant",
+           .type = option_type::uint,
+           .fallback = "0",
+           .help = "sessions of one tenant, all its namespaces together; 0: no limit",
+           .target = in_hub<&hub_options::sessions_per_tenant>},
     option{.key = "limits.connections",
            .type = option_type::uint,
            .fallback = "100000",
@@ -254,6 +312,104 @@ constexpr std::array options{
            .help = "origins allowed by CORS; * allows any",
            .target = in_server<&http::server_options::cors_allow_origins>,
            .check = check_origin},
+    option{.key = "cors.allow_credentials",
+           .type = option_type::boolean,
+           .fallback = "false",
+           .help = "let browsers send credentials; needs named origins, never *",
+           .target = in_server<&http::server_options::cors_allow_credentials>},
+    option{.key = "limits.headers",
+           .type = option_type::size,
+           .fallback = "16KiB",
+           .help = "largest request line and headers together (431)",
+           .target = in_server<&http::server_options::header_limit>,
+           .min = 1024,
+           .max = 4 * mib},
+    option{.key = "limits.publish_rate",
+           .type = option_type::uint,
+           .fallback = "0",
+           .help = "control API requests per second per publisher (429); 0: no limit",
+           .target = in_server<&http::server_options::publish_rate>,
+           .max = 1'000'000},
+    option{.key = "auth.publishers.keys",
+           .type = option_type::string_list,
+           .fallback = "",
+           .help = "API keys: sha256:HEX [tenant=T] [rights=push+broadcast+...] [namespaces=N]",
+           .target = publisher_keys,
+           .check = check_publisher_key},
+    option{.key = "auth.publishers.jwt_alg",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "publisher JWTs: HS256, RS256 or ES256; empty: none",
+           .target = publisher_jwt<&http::jwt_options::alg>,
+           .check = check_jwt_alg},
+    option{.key = "auth.publishers.jwt_secret",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "HS256 secret of publisher JWTs",
+           .target = publisher_jwt<&http::jwt_options::secret>},
+    option{.key = "auth.publishers.jwt_key_file",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "RS256/ES256: PEM file of the publishers' public key",
+           .target = publisher_jwt<&http::jwt_options::key_file>},
+    option{.key = "auth.publishers.jwt_aud",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "audience publisher JWTs must name (aud)",
+           .target = publisher_jwt<&http::jwt_options::audience>},
+    option{.key = "auth.publishers.jwt_iss",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "issuer publisher JWTs must carry (iss)",
+           .target = publisher_jwt<&http::jwt_options::issuer>},
+    option{.key = "auth.subscribers.mode",
+           .type = option_type::string,
+           .fallback = "open",
+           .help = "open, or jwt: streams need a token naming their session and channels",
+           .target = subscriber_mode,
+           .check = check_subscriber_mode},
+    option{.key = "auth.subscribers.jwt_alg",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "subscriber JWTs: HS256, RS256 or ES256",
+           .target = subscriber_jwt<&http::jwt_options::alg>,
+           .check = check_jwt_alg},
+    option{.key = "auth.subscribers.jwt_secret",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "HS256 secret of subscriber JWTs",
+           .target = subscriber_jwt<&http::jwt_options::secret>},
+    option{.key = "auth.subscribers.jwt_key_file",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "RS256/ES256: PEM file of the subscribers' public key",
+           .target = subscriber_jwt<&http::jwt_options::key_file>},
+    option{.key = "auth.subscribers.jwt_aud",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "audience subscriber JWTs must name (aud)",
+           .target = subscriber_jwt<&http::jwt_options::audience>},
+    option{.key = "auth.subscribers.jwt_iss",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "issuer subscriber JWTs must carry (iss)",
+           .target = subscriber_jwt<&http::jwt_options::issuer>},
+    option{.key = "tls.listen",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "HOST:PORT of a direct HTTPS listener; empty: none",
+           .target = in_server<&http::server_options::tls_listen>,
+           .check = check_tls_listen},
+    option{.key = "tls.cert",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "PEM certificate chain of the HTTPS listener",
+           .target = in_server<&http::server_options::tls_cert>},
+    option{.key = "tls.key",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "PEM private key of the HTTPS listener",
+           .target = in_server<&http::server_options::tls_key>},
     option{.key = "webhooks.allow",
            .type = option_type::string_list,
            .fallback = "",
@@ -352,6 +508,24 @@ std::string quote(std::string_view value) {
         }
     }
     out += value.size() > max_shown_bytes ? "...\"" : "\"";
+    return out;
+}
+
+// toml++'s description of a syntax error, which may quote raw bytes of the file (a line
+// break, found by fuzz_config), with control bytes escaped so the message stays one line.
+std::string one_line(std::string_view text) {
+    std::string out;
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7f) {
+            constexpr std::string_view hex = "0123456789abcdef";
+            out += "\\x";
+            out += hex[byte >> 4];
+            out += hex[byte & 0xf];
+        } else {
+            out += c;
+        }
+    }
     return out;
 }
 
@@ -676,7 +850,7 @@ public:
             const auto& at = e.source().begin;
             std::string line = "configuration error: file " + file.name +
                                " is not valid TOML (line " + std::to_string(at.line) + ", column " +
-                               std::to_string(at.column) + "): " + std::string(e.description());
+                               std::to_string(at.column) + "): " + one_line(e.description());
             return make_error(errc::bad_request, std::move(line));
         }
 
@@ -709,8 +883,9 @@ public:
     result<void> apply_environment(std::span<const env_var> env) {
         std::array<std::string_view, options.size()> set_by{};
         for (const auto& var : env) {
+            // The client commands' variables are not settings of the hub.
             if (!var.name.starts_with("SSEHUB_") || var.name == "SSEHUB_URL" ||
-                var.name == "SSEHUB_CONFIG") {
+                var.name == "SSEHUB_TOKEN" || var.name == "SSEHUB_CONFIG") {
                 continue;
             }
             origin from{"environment " + var.name, quote(var.value)};
@@ -761,13 +936,35 @@ public:
 
     // Rules that concern the configuration as a whole, once every source is in.
     result<void> check_whole() const {
-        // DESIGN.md section 6: beyond loopback, publishers must prove who they are. There is
-        // no credential setting yet, so every such address is refused.
-        if (!is_loopback(cfg_.server.address)) {
-            const option& row = *find_key("server.listen");
-            return setting_error(row.key, origins_[index_of(row)],
-                                 "listening beyond loopback requires publisher credentials; "
-                                 "configure auth.publishers.* first");
+        const auto& auth = cfg_.server.auth;
+
+        // DESIGN.md section 6: beyond loopback, publishers must prove who they are.
+        if (!is_loopback(cfg_.server.address) && !auth.publishers_configured()) {
+            return refuse("server.listen",
+                          "listening beyond loopback requires publisher credentials; set "
+                          "auth.publishers.keys or auth.publishers.jwt_alg");
+        }
+        if (auto ok = check_tls(); !ok) {
+            return ok;
+        }
+        if (auto ok = check_jwt("auth.publishers", auth.publisher_jwt); !ok) {
+            return ok;
+        }
+        if (auth.subscriber_mode == "jwt" && auth.subscriber_jwt.alg.empty()) {
+            return refuse("auth.subscribers.mode",
+                          "jwt mode needs auth.subscribers.jwt_alg and its secret or key file");
+        }
+        if (auto ok = check_jwt("auth.subscribers", auth.subscriber_jwt); !ok) {
+            return ok;
+        }
+
+        // F21: a browser refuses credentials with `*`, so the pair can only fail later.
+        const auto& origins = cfg_.server.cors_allow_origins;
+        if (cfg_.server.cors_allow_credentials &&
+            std::ranges::find(origins, "*") != origins.end()) {
+            return refuse("cors.allow_origins",
+                          "* cannot be used with cors.allow_credentials = true; name the "
+                          "origins");
         }
         return {};
     }
@@ -775,6 +972,41 @@ public:
     config take_config() { return std::move(cfg_); }
 
 private:
+    error refuse(std::string_view key, std::string_view why) const {
+        const option& row = *find_key(key);
+        return setting_error(row.key, origins_[index_of(row)], why);
+    }
+
+    // The HTTPS listener needs its certificate and key, and follows the loopback rule.
+    result<void> check_tls() const {
+        const auto& server = cfg_.server;
+        if (server.tls_listen.empty()) {
+            return {};
+        }
+        if (server.tls_cert.empty() || server.tls_key.empty()) {
+            return refuse("tls.listen", "an HTTPS listener needs tls.cert and tls.key");
+        }
+        auto address = parse_listen(server.tls_listen);
+        if (address && !is_loopback(address->host) && !server.auth.publishers_configured()) {
+            return refuse("tls.listen",
+                          "listening beyond loopback requires publisher credentials; set "
+                          "auth.publishers.keys or auth.publishers.jwt_alg");
+        }
+        return {};
+    }
+
+    // An algorithm needs what verifies it: a secret for HS256, a key file for the others.
+    result<void> check_jwt(std::string_view prefix, const http::jwt_options& jwt) const {
+        const std::string p(prefix);
+        if (jwt.alg == "HS256" && jwt.secret.empty()) {
+            return refuse(p + ".jwt_alg", "HS256 needs " + p + ".jwt_secret");
+        }
+        if ((jwt.alg == "RS256" || jwt.alg == "ES256") && jwt.key_file.empty()) {
+            return refuse(p + ".jwt_alg", jwt.alg + " needs " + p + ".jwt_key_file (PEM)");
+        }
+        return {};
+    }
+
     result<void> take(const option& row, const given& value, origin from) {
         if (auto ok = assign(row, value, cfg_); !ok) {
             return setting_error(row.key, from, ok.error().message);

@@ -93,13 +93,17 @@ int serve(const config& cfg) {
         log->error("{}", bound.error().message);
         return 2;
     }
+    // Catch SIGINT and SIGTERM before saying `listening`: a signal sent as soon as the line
+    // shows is queued for the handler below instead of killing the process.
+    auto signals = std::make_unique<asio::signal_set>(*contexts[0], SIGINT, SIGTERM);
     const auto files = file_limit();
     engine->start();
     srv->start();
 
-    // Catch SIGINT and SIGTERM before saying we listen: whoever reads that line may stop
-    // us at once, and must get a clean shutdown, not the default action of the signal.
-    auto signals = std::make_unique<asio::signal_set>(*contexts[0], SIGINT, SIGTERM);
+    // Before `listening`, which tells a watcher that every listener is ready.
+    if (auto tls = srv->tls_endpoint()) {
+        log->info("tls listener ready https={}:{}", tls->address().to_string(), tls->port());
+    }
     log->info("listening address={}:{} threads={} broker={} grace={}ms file_limit={}",
               bound->address().to_string(), bound->port(), threads, cfg.broker_url,
               cfg.hub.session_grace.count(), files);

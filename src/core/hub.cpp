@@ -161,6 +161,15 @@ struct hub::impl {
                                   " sessions, its limit (limits.sessions_per_namespace)",
                               "session");
         }
+        // A tenant may open many namespaces; its sessions together have a bound too.
+        auto& of_tenant = sessions_by_tenant[ns.id.tenant];
+        if (opts.sessions_per_tenant > 0 && of_tenant >= opts.sessions_per_tenant) {
+            return make_error(errc::limit_exceeded,
+                              "the tenant holds " + std::to_string(of_tenant) +
+                                  " sessions, its limit (limits.sessions_per_tenant)",
+                              "session");
+        }
+        ++of_tenant;
         auto s = std::make_unique<session_state>();
         s->id = std::string(id);
         s->uid = ++next_uid;
@@ -278,6 +287,10 @@ struct hub::impl {
         }
 
         auto* ns = s.ns;
+        if (auto t = sessions_by_tenant.find(ns->id.tenant);
+            t != sessions_by_tenant.end() && --t->second == 0) {
+            sessions_by_tenant.erase(t);
+        }
         ns->sessions.erase(ns->sessions.find(std::string_view(s.id))); // destroys `s`
         stats.sessions.fetch_sub(1, std::memory_order_relaxed);
         stats.sessions_ended.fetch_add(1, std::memory_order_relaxed);
@@ -338,6 +351,7 @@ struct hub::impl {
     std::vector<std::unique_ptr<core::shard>> shards;
     std::unordered_map<namespace_id, std::unique_ptr<namespace_state>, namespace_hash> namespaces;
     std::unordered_map<std::uint64_t, session_state*> attachments;
+    std::unordered_map<std::string, std::size_t> sessions_by_tenant;
     std::uint64_t next_seq = 0;
     std::uint64_t next_uid = 0;
     std::uint64_t next_attach = 0;

@@ -16,6 +16,108 @@ using beast_http::verb;
 
 namespace {
 
+// The right a call needs, checked against the caller's rights and the namespace it acts in.
+enum class right { push, broadcast, membership, introspection, none };
+
+std::string_view right_name(right r) {
+    switch (r) {
+    case right::push:
+        return "push";
+    case right::broadcast:
+        return "broadcast";
+    case right::membership:
+        return "membership";
+    case right::introspection:
+        return "introspection";
+    case right::none:
+        break;
+    }
+    return "none";
+}
+
+result<void> require(const publisher& who, right r, const namespace_id& ns, std::string path = {}) {
+    const auto& rights = who.rights;
+    const bool granted = r == right::none || (r == right::push && rights.push) ||
+                         (r == right::broadcast && rights.broadcast) ||
+                         (r == right::membership && rights.membership) ||
+                         (r == right::introspection && rights.introspection);
+    if (!granted) {
+        return make_error(errc::forbidden,
+                          "this key or token lacks the " + std::string(right_name(r)) + " right",
+                          std::move(path));
+    }
+    if (!rights.allows(ns)) {
+        return make_error(errc::forbidden,
+                          "this key or token may not act in namespace " + ns.digipair + "/" +
+                              ns.reasoning,
+                          path.empty() ? "namespace" : std::move(path));
+    }
+    return {};
+}
+
+right right_of_element(std::string_view element) {
+    if (element == "push") {
+        return right::push;
+    }
+    if (element == "broadcast" || element == "notify") {
+        return right::broadcast;
+    }
+    if (element == "registerSession" || element == "registerChannel" || element == "close") {
+        return right::membership;
+    }
+    return right::none;
+}
+
+// Walks a pin document, nested `disconnected` lists included, and checks that the caller
+// may run each pin in the namespace it names. Malformed pins pass: the engine refuses them
+// with their own path.
+result<void> check_pins(const publisher& who, const json::value& v, const namespace_id& ns,
+                        const std::string& path) {
+    if (const auto* list = v.if_array()) {
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            auto ok = check_pins(who, (*list)[i], ns, path + "[" + std::to_string(i) + "]");
+            if (!ok) {
+                return ok;
+            }
+        }
+        return {};
+    }
+    const auto* pin = v.if_object();
+    if (pin == nullptr) {
+        return {};
+    }
+    const auto prefix = path.empty() ? std::string() : path + ".";
+    std::string_view element;
+    std::string element_path = prefix + "element";
+    if (const auto* e = pin->if_contains("element"); e != nullptr && e->is_string()) {
+        element = e->as_string();
+    } else if (const auto* t = pin->if_contains("type"); t != nullptr && t->is_string()) {
+        element = t->as_string();
+        element_path = prefix + "type";
+    }
+
+    namespace_id pin_ns = ns;
+    const auto* props = pin->if_contains("properties");
+    const json::object* p = props != nullptr ? props->if_object() : nullptr;
+    if (p != nullptr) {
+        if (const auto* d = p->if_contains("digipair"); d != nullptr && d->is_string()) {
+            pin_ns.digipair = d->as_string();
+        }
+        if (const auto* r = p->if_contains("reasoning"); r != nullptr && r->is_string()) {
+            pin_ns.reasoning = r->as_string();
+        }
+    }
+    if (auto ok = require(who, right_of_element(element), pin_ns, element_path); !ok) {
+        return ok;
+    }
+    if (p != nullptr) {
+        if (const auto* d = p->if_contains("disconnected")) {
+            return check_pins(who, *d, pin_ns, prefix + "properties.disconnected");
+        }
+    }
+    return {};
+}
+
 json::value to_json(const std::optional<std::string>& s) {
     return s ? json::value(*s) : json::value(nullptr);
 }
@@ -142,6 +244,13 @@ std::string metrics_text(server& srv) {
            "Streams closed past their outbound limit.", load(s.slow_consumer_disconnects));
     metric("write_timeouts_total", "counter", "Streams closed after a write made no progress.",
            load(s.write_timeouts));
+    out += "# HELP ssehub_request_refusals_total Requests refused, by status.\n"
+           "# TYPE ssehub_request_refusals_total counter\n";
+    for (std::size_t i = 0; i <= refusal_statuses.size(); ++i) {
+        out += "ssehub_request_refusals_total{status=\"";
+        out += i < refusal_statuses.size() ? std::to_string(refusal_statuses[i]) : "other";
+        out += "\"} " + std::to_string(load(s.refusals[i])) + "\n";
+    }
     const auto& a = srv.get_engine().stats();
     metric("action_runs_total", "counter", "Disconnect actions run.", load(a.runs));
     metric("action_failures_total", "counter", "Disconnect actions that failed.", load(a.failures));
@@ -151,13 +260,16 @@ std::string metrics_text(server& srv) {
 }
 
 response sessions_route(server& srv, request& req, const namespace_id& ns,
-                        const std::vector<std::string>& seg) {
+                        const std::vector<std::string>& seg, const publisher& who) {
     auto& h = srv.get_hub();
 
     // /api/v1/sessions
     if (seg.size() == 3) {
         if (req.method() != verb::get) {
             return not_allowed(req, "GET");
+        }
+        if (auto ok = require(who, right::introspection, ns); !ok) {
+            return error_response(req, ok.error());
         }
         json::array list;
         for (const auto& s : h.sessions(ns)) {
@@ -180,6 +292,9 @@ response sessions_route(server& srv, request& req, const namespace_id& ns,
         if (req.method() != verb::delete_) {
             return not_allowed(req, "DELETE");
         }
+        if (auto ok = require(who, right::membership, ns); !ok) {
+            return error_response(req, ok.error());
+        }
         if (auto r = h.kick(ns, id); !r) {
             return error_response(req, r.error());
         }
@@ -191,6 +306,9 @@ response sessions_route(server& srv, request& req, const namespace_id& ns,
     if (seg.size() == 5 && seg[4] == "messages") {
         if (req.method() != verb::post) {
             return not_allowed(req, "POST");
+        }
+        if (auto ok = require(who, right::push, ns); !ok) {
+            return error_response(req, ok.error());
         }
         auto body = read_publish_body(req);
         if (!body) {
@@ -209,13 +327,16 @@ response sessions_route(server& srv, request& req, const namespace_id& ns,
 }
 
 response channels_route(server& srv, request& req, const namespace_id& ns,
-                        const std::vector<std::string>& seg) {
+                        const std::vector<std::string>& seg, const publisher& who) {
     auto& h = srv.get_hub();
 
     // /api/v1/channels
     if (seg.size() == 3) {
         if (req.method() != verb::get) {
             return not_allowed(req, "GET");
+        }
+        if (auto ok = require(who, right::introspection, ns); !ok) {
+            return error_response(req, ok.error());
         }
         json::array list;
         for (const auto& c : h.channels(ns)) {
@@ -230,6 +351,9 @@ response channels_route(server& srv, request& req, const namespace_id& ns,
         if (req.method() != verb::get) {
             return not_allowed(req, "GET");
         }
+        if (auto ok = require(who, right::introspection, ns); !ok) {
+            return error_response(req, ok.error());
+        }
         auto c = h.channel(ns, id);
         if (!c) {
             return error_response(req, c.error());
@@ -241,6 +365,9 @@ response channels_route(server& srv, request& req, const namespace_id& ns,
     if (seg.size() == 5 && seg[4] == "messages") {
         if (req.method() != verb::post) {
             return not_allowed(req, "POST");
+        }
+        if (auto ok = require(who, right::broadcast, ns); !ok) {
+            return error_response(req, ok.error());
         }
         auto body = read_publish_body(req);
         if (!body) {
@@ -258,6 +385,12 @@ response channels_route(server& srv, request& req, const namespace_id& ns,
 
     // /api/v1/channels/{id}/sessions/{sid}
     if (seg.size() == 6 && seg[4] == "sessions") {
+        if (req.method() != verb::put && req.method() != verb::delete_) {
+            return not_allowed(req, "PUT, DELETE");
+        }
+        if (auto ok = require(who, right::membership, ns); !ok) {
+            return error_response(req, ok.error());
+        }
         result<channel_result> r = make_error(errc::internal, "unreachable");
         if (req.method() == verb::put) {
             r = h.join(ns, id, seg[5]);
@@ -290,6 +423,19 @@ response control_route(server& srv, request& req, const boost::urls::url_view& u
         return json_response(req, beast_http::status::ok, json::object{{"status", "ready"}});
     }
     if (seg.size() == 1 && seg[0] == "metrics") {
+        // Counters cover every tenant: with credentials, only the default tenant reads them.
+        if (!srv.auth().publishers_open()) {
+            auto who = srv.auth().authenticate_publisher(req);
+            if (!who) {
+                return error_response(req, who.error());
+            }
+            if (!who->tenant.empty() || !who->rights.introspection) {
+                return error_response(
+                    req, make_error(errc::forbidden,
+                                    "/metrics needs the introspection right in the default tenant",
+                                    "headers.authorization"));
+            }
+        }
         response res{beast_http::status::ok, req.version()};
         res.set(beast_http::field::content_type, "text/plain; version=0.0.4");
         res.body() = metrics_text(srv);
@@ -319,7 +465,25 @@ response control_route(server& srv, request& req, const boost::urls::url_view& u
         return error_response(req, cors.error());
     }
 
-    const auto ns = query_namespace(url);
+    // Who calls: the tenant of the key or token is part of every namespace it acts in.
+    auto who = srv.auth().authenticate_publisher(req);
+    if (!who) {
+        return error_response(req, who.error());
+    }
+    // Open access is one publisher: every anonymous caller shares one bucket.
+    if (!srv.publish_rate().allow(who->name)) {
+        auto res =
+            error_response(req, make_error(errc::limit_exceeded,
+                                           "over limits.publish_rate (" +
+                                               std::to_string(srv.options().publish_rate) +
+                                               " requests per second for this key); retry later",
+                                           "headers.authorization"));
+        res.set(beast_http::field::retry_after, "1");
+        return res;
+    }
+    auto ns = query_namespace(url);
+    ns.tenant = who->tenant;
+
     if (seg[2] == "actions" && seg.size() == 3) {
         if (req.method() != verb::post) {
             return not_allowed(req, "POST");
@@ -328,6 +492,9 @@ response control_route(server& srv, request& req, const boost::urls::url_view& u
         if (!doc) {
             return error_response(req, doc.error());
         }
+        if (auto ok = check_pins(*who, *doc, ns, ""); !ok) {
+            return error_response(req, ok.error());
+        }
         auto r = srv.get_engine().execute(*doc, ns);
         if (!r) {
             return error_response(req, r.error());
@@ -335,10 +502,10 @@ response control_route(server& srv, request& req, const boost::urls::url_view& u
         return json_response(req, beast_http::status::ok, *r);
     }
     if (seg[2] == "sessions") {
-        return sessions_route(srv, req, ns, seg);
+        return sessions_route(srv, req, ns, seg, *who);
     }
     if (seg[2] == "channels") {
-        return channels_route(srv, req, ns, seg);
+        return channels_route(srv, req, ns, seg, *who);
     }
     return not_found(req);
 }

@@ -20,7 +20,7 @@ form { margin: .5em 0; } input, textarea { font: inherit; } textarea { width: 30
 <body>
 <h1>ssehub</h1>
 <p>Namespace: digipair <input id="dp" size="12"> reasoning <input id="rs" size="12">
-<span id="status"></span></p>
+key <input id="key" type="password" size="16" placeholder="(open hub)"> <span id="status"></span></p>
 <h2>Sessions</h2>
 <table><thead><tr><th>id</th><th>connected</th><th>channels</th></tr></thead><tbody id="sessions"></tbody></table>
 <h2>Channels</h2>
@@ -34,19 +34,25 @@ form { margin: .5em 0; } input, textarea { font: inherit; } textarea { width: 30
 <pre id="result"></pre>
 <script>
 const $ = (id) => document.getElementById(id);
+// With auth.publishers configured, the control API needs a key; it stays in this tab only.
+$('key').value = sessionStorage.getItem('ssehub-key') || '';
+$('key').addEventListener('change', () => { sessionStorage.setItem('ssehub-key', $('key').value); refresh(); });
+const auth = (h = {}) => $('key').value ? { ...h, authorization: 'Bearer ' + $('key').value } : h;
 const ns = () => { const q = new URLSearchParams(); if ($('dp').value) q.set('digipair', $('dp').value);
   if ($('rs').value) q.set('reasoning', $('rs').value); const s = q.toString(); return s ? '?' + s : ''; };
 const cell = (text) => { const td = document.createElement('td'); td.textContent = text; return td; };
 const row = (...cells) => { const tr = document.createElement('tr'); cells.forEach(c => tr.appendChild(cell(c))); return tr; };
 async function refresh() {
   try {
-    const [s, c] = await Promise.all([fetch('/api/v1/sessions' + ns()).then(r => r.json()),
-                                      fetch('/api/v1/channels' + ns()).then(r => r.json())]);
+    const get = async (path) => { const r = await fetch(path + ns(), { headers: auth() });
+      if (!r.ok) { throw new Error(r.status === 401 || r.status === 403 ? 'needs a key with introspection' : 'status ' + r.status); }
+      return r.json(); };
+    const [s, c] = await Promise.all([get('/api/v1/sessions'), get('/api/v1/channels')]);
     $('sessions').replaceChildren(...s.sessions.map(x => row(x.id, x.connected ? 'yes' : 'no', x.channels.join(', '))));
     $('channels').replaceChildren(...c.channels.map(x => row(x.id === '' ? '"" (default)' : x.id, x.sessions.length, x.connected)));
     $('status').textContent = 'updated ' + new Date().toLocaleTimeString();
     $('status').className = '';
-  } catch (e) { $('status').textContent = 'hub unreachable'; $('status').className = 'err'; }
+  } catch (e) { $('status').textContent = e instanceof TypeError ? 'hub unreachable' : e.message; $('status').className = 'err'; }
 }
 function send(form, pin) {
   form.addEventListener('submit', async (ev) => {
@@ -59,7 +65,7 @@ function send(form, pin) {
     if (f.get('event')) properties.event = f.get('event');
     if ($('dp').value) properties.digipair = $('dp').value;
     if ($('rs').value) properties.reasoning = $('rs').value;
-    const r = await fetch('/api/v1/actions', { method: 'POST', headers: { 'content-type': 'application/json' },
+    const r = await fetch('/api/v1/actions', { method: 'POST', headers: auth({ 'content-type': 'application/json' }),
       body: JSON.stringify({ library: '@digipair/skill-sse', element: pin, properties }) });
     $('result').textContent = r.status + ' ' + await r.text();
     refresh();

@@ -2,12 +2,14 @@
 #include "http/http_session.hpp"
 
 #include "core/log.hpp"
+#include "http/auth.hpp"
 #include "http/error_response.hpp"
 #include "http/routes.hpp"
 #include "http/server.hpp"
 #include "http/sse_connection.hpp"
 #include "http/worker.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <random>
@@ -18,8 +20,6 @@ namespace beast = boost::beast;
 namespace beast_http = boost::beast::http;
 
 namespace {
-
-constexpr std::uint32_t header_limit = 16 * 1024;
 
 // Retry-After for a refusal at a limit: 5 s spread by ±20 %, so refused clients do not
 // come back in step (F22).
@@ -41,9 +41,9 @@ std::string describe(const boost::asio::ip::tcp::socket& s) {
 } // namespace
 
 http_session::http_session(boost::asio::ip::tcp::socket socket, connection_limiter::slot slot,
-                           server& srv, worker& owner)
+                           server& srv, worker& owner, std::string remote)
     : stream_(std::move(socket)), slot_(std::move(slot)), server_(srv), worker_(owner),
-      remote_(describe(stream_.socket())) {}
+      remote_(remote.empty() ? describe(stream_.socket()) : std::move(remote)) {}
 
 void http_session::run() {
     read_request();
@@ -51,7 +51,7 @@ void http_session::run() {
 
 void http_session::read_request() {
     parser_.emplace();
-    parser_->header_limit(header_limit);
+    parser_->header_limit(static_cast<std::uint32_t>(server_.options().header_limit));
     parser_->body_limit(server_.options().body_limit);
     stream_.expires_after(server_.options().request_timeout);
     beast_http::async_read(stream_, buffer_, *parser_,
@@ -84,11 +84,16 @@ void http_session::on_read(const beast::error_code& ec) {
                                " bytes (limits.body)",
                            "body");
         } else if (ec == beast_http::error::header_limit) {
-            e = make_error(errc::headers_too_large, "the request head is over 16 KiB", "headers");
+            e = make_error(errc::headers_too_large,
+                           "the request line and headers are over the limit of " +
+                               std::to_string(server_.options().header_limit) +
+                               " bytes (limits.headers)",
+                           "headers");
         }
         core::logger("http")->info("request refused remote={} code={}: {}", remote_,
                                    to_string(e.code), e.message);
         server_.stats().errors.fetch_add(1, std::memory_order_relaxed);
+        count_refusal(server_.stats(), static_cast<unsigned>(status_of(e.code)));
         req.version(11);
         send(error_response(req, e), true);
         return;
@@ -97,6 +102,21 @@ void http_session::on_read(const beast::error_code& ec) {
     req = parser_->release();
     parser_.reset();
     server_.stats().requests.fetch_add(1, std::memory_order_relaxed);
+
+    // A transfer coding other than a lone `chunked` leaves the body's end to guesswork, and
+    // a proxy in front may guess otherwise (request smuggling): refuse it and close.
+    if (auto te = req.find(beast_http::field::transfer_encoding);
+        te != req.end() && !beast::iequals(te->value(), "chunked")) {
+        server_.stats().errors.fetch_add(1, std::memory_order_relaxed);
+        count_refusal(server_.stats(), 400);
+        core::logger("http")->info("request refused remote={}: transfer coding {}", remote_,
+                                   std::string(te->value()));
+        send(error_response(req, make_error(errc::bad_request,
+                                            "only Transfer-Encoding: chunked is accepted",
+                                            "headers.transfer-encoding")),
+             true);
+        return;
+    }
     handle(req);
 }
 
@@ -105,6 +125,7 @@ void http_session::handle(request& req) {
     if (slot_.over_limit()) {
         server_.stats().refused_limit.fetch_add(1, std::memory_order_relaxed);
         server_.stats().errors.fetch_add(1, std::memory_order_relaxed);
+        count_refusal(server_.stats(), 429);
         core::logger("http")->warn("connection refused at a limit remote={} open={}", remote_,
                                    server_.stats().open_connections.load());
         auto res = error_response(req, make_error(errc::limit_exceeded,
@@ -121,9 +142,10 @@ void http_session::handle(request& req) {
         if (beast_http::to_status_class(res->result()) == beast_http::status_class::client_error ||
             beast_http::to_status_class(res->result()) == beast_http::status_class::server_error) {
             server_.stats().errors.fetch_add(1, std::memory_order_relaxed);
+            count_refusal(server_.stats(), res->result_int());
             core::logger("http")->info("request refused remote={} method={} target={} status={}",
                                        remote_, std::string(req.method_string()),
-                                       std::string(req.target()), res->result_int());
+                                       redact_target(req.target()), res->result_int());
         }
         const bool close_after = !res->keep_alive();
         send(std::move(*res), close_after);
@@ -136,8 +158,9 @@ void http_session::handle(request& req) {
     auto a = server_.get_hub().attach(sr.subscription, conn, worker_.index());
     if (!a) {
         server_.stats().errors.fetch_add(1, std::memory_order_relaxed);
+        count_refusal(server_.stats(), static_cast<unsigned>(status_of(a.error().code)));
         core::logger("http")->info("stream refused remote={} target={} code={} path={}: {}",
-                                   remote_, std::string(req.target()), to_string(a.error().code),
+                                   remote_, redact_target(req.target()), to_string(a.error().code),
                                    a.error().path, a.error().message);
         auto res = error_response(req, a.error());
         res.keep_alive(false);

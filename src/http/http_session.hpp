@@ -25,8 +25,9 @@ using response = boost::beast::http::response<boost::beast::http::string_body>;
 /// the socket to an sse_connection and goes away with its buffers and parser.
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
+    /// `remote` names the client in logs and limits; empty: the socket's peer address.
     http_session(boost::asio::ip::tcp::socket socket, connection_limiter::slot slot, server& srv,
-                 worker& owner);
+                 worker& owner, std::string remote = {});
 
     void run();
 

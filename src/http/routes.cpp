@@ -49,6 +49,9 @@ response error_response(const request& req, const error& e) {
     res.set(beast_http::field::cache_control, "no-store");
     res.body() = error_body(e);
     res.body() += '\n';
+    if (e.code == errc::unauthorized) {
+        res.set(beast_http::field::www_authenticate, "Bearer");
+    }
     res.keep_alive(req.keep_alive());
     res.prepare_payload();
     return res;
@@ -97,7 +100,11 @@ result<std::string> cors_headers(const server& srv, const request& req) {
         return std::string("Access-Control-Allow-Origin: *\r\n");
     }
     if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) {
-        return "Access-Control-Allow-Origin: " + std::string(value) + "\r\nVary: Origin\r\n";
+        std::string lines = "Access-Control-Allow-Origin: " + std::string(value) + "\r\n";
+        if (srv.options().cors_allow_credentials) {
+            lines += "Access-Control-Allow-Credentials: true\r\n";
+        }
+        return lines + "Vary: Origin\r\n";
     }
     return make_error(errc::forbidden,
                       "origin '" + std::string(value) + "' is not in cors.allow_origins",
@@ -118,6 +125,9 @@ response preflight_response(const server& srv, const request& req) {
         res.set(beast_http::field::access_control_allow_origin, any ? "*" : origin);
         if (!any) {
             res.set(beast_http::field::vary, "Origin");
+            if (srv.options().cors_allow_credentials) {
+                res.set(beast_http::field::access_control_allow_credentials, "true");
+            }
         }
         res.set(beast_http::field::access_control_allow_methods, "GET, POST, PUT, DELETE, OPTIONS");
         res.set(beast_http::field::access_control_allow_headers,
@@ -157,6 +167,9 @@ routed route(server& srv, request& req, const std::string& remote) {
                 any ? std::string_view("*") : std::string_view(req[beast_http::field::origin]));
         if (!any) {
             res.set(beast_http::field::vary, "Origin");
+            if (srv.options().cors_allow_credentials) {
+                res.set(beast_http::field::access_control_allow_credentials, "true");
+            }
         }
     }
     return res;
@@ -198,6 +211,30 @@ routed stream_route(server& srv, request& req, const boost::urls::url_view& url,
             sub.ns.digipair = p.value;
         } else if (segments.size() == 1 && p.key == "reasoning") {
             sub.ns.reasoning = p.value;
+        }
+    }
+
+    // A subscriber's token decides its tenant and what it may follow (F29): checked before
+    // the hub sees the request, so a refusal changes nothing and replaces no connection.
+    auto grant = srv.auth().authenticate_subscriber(req, url);
+    if (!grant) {
+        return error_response(req, grant.error());
+    }
+    if (*grant) {
+        const auto& g = **grant;
+        sub.ns.tenant = g.tenant;
+        if (sub.session && !g.allows_session(*sub.session)) {
+            return error_response(
+                req,
+                make_error(errc::forbidden,
+                           "the token does not allow session '" + *sub.session + "'", "session"));
+        }
+        for (const auto& c : sub.channels) {
+            if (!g.allows_channel(c)) {
+                return error_response(
+                    req, make_error(errc::forbidden, "the token does not allow channel '" + c + "'",
+                                    "channel"));
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 
 #include "core/log.hpp"
 #include "http/http_session.hpp"
+#include "http/tls_tunnel.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
@@ -17,6 +18,7 @@ server::server(server_options options, hub& h, actions::engine& engine,
                const std::vector<asio::io_context*>& contexts)
     : options_(std::move(options)), hub_(h), engine_(engine),
       limiter_(options_.connections, options_.connections_per_address, stats_),
+      auth_(options_.auth), publish_rate_(options_.publish_rate),
       acceptor_(std::in_place, *contexts.at(0)) {
     const stream_settings settings{options_.keepalive, options_.write_timeout, options_.retry,
                                    options_.outbound_limit};
@@ -28,6 +30,11 @@ server::server(server_options options, hub& h, actions::engine& engine,
 server::~server() = default;
 
 result<tcp::endpoint> server::listen() {
+    // Keys and key files are read before the port opens: a bad one stops the start.
+    if (auto ok = auth_.load(); !ok) {
+        return ok.error();
+    }
+
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(options_.address, ec);
     if (ec) {
@@ -60,7 +67,67 @@ result<tcp::endpoint> server::listen() {
     if (ec) {
         return failed("read the address of");
     }
+    if (!options_.tls_listen.empty()) {
+        if (auto ok = listen_tls(); !ok) {
+            return ok.error();
+        }
+    }
     return bound;
+}
+
+result<void> server::listen_tls() {
+    // The certificate first: a wrong file is a configuration error, said in one line.
+    tls_context_.emplace(asio::ssl::context::tls_server);
+    tls_context_->set_options(asio::ssl::context::default_workarounds |
+                              asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                              asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    boost::system::error_code ec;
+    tls_context_->use_certificate_chain_file(options_.tls_cert, ec);
+    if (ec) {
+        return make_error(errc::bad_request,
+                          "configuration error: tls.cert = \"" + options_.tls_cert +
+                              "\": cannot load a PEM certificate chain: " + ec.message(),
+                          "tls.cert");
+    }
+    tls_context_->use_private_key_file(options_.tls_key, asio::ssl::context::pem, ec);
+    if (ec) {
+        return make_error(
+            errc::bad_request,
+            "configuration error: tls.key = \"" + options_.tls_key +
+                "\": cannot load a PEM private key matching tls.cert: " + ec.message(),
+            "tls.key");
+    }
+
+    // HOST:PORT or [IPv6]:PORT, as the configuration checked it.
+    const auto colon = options_.tls_listen.rfind(':');
+    std::string host = options_.tls_listen.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[') {
+        host = host.substr(1, host.size() - 2);
+    }
+    const auto port = static_cast<std::uint16_t>(std::stoul(options_.tls_listen.substr(colon + 1)));
+    const auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+    if (ec) {
+        return make_error(errc::bad_request, "tls.listen: not an IP address", "tls.listen");
+    }
+    const tcp::endpoint want{address, port};
+    tls_acceptor_.emplace(acceptor_->get_executor());
+    tls_acceptor_->open(want.protocol(), ec);
+    if (!ec) {
+        tls_acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+        tls_acceptor_->bind(want, ec);
+    }
+    if (!ec) {
+        tls_acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (!ec) {
+        tls_bound_ = tls_acceptor_->local_endpoint(ec);
+    }
+    if (ec) {
+        return make_error(errc::unavailable,
+                          "cannot listen for HTTPS on " + options_.tls_listen + ": " + ec.message(),
+                          "tls.listen");
+    }
+    return {};
 }
 
 void server::start() {
@@ -68,6 +135,52 @@ void server::start() {
         asio::post(w->context(), [w = w.get()] { w->start_timer(); });
     }
     accept_next();
+    if (tls_acceptor_) {
+        accept_next_tls();
+    }
+}
+
+void server::accept_next_tls() {
+    auto& target = *workers_[next_tls_worker_];
+    next_tls_worker_ = (next_tls_worker_ + 1) % workers_.size();
+    tls_acceptor_->async_accept(
+        target.context(), [this, &target](const boost::system::error_code& ec, tcp::socket socket) {
+            if (ec == asio::error::operation_aborted || !tls_acceptor_ ||
+                !tls_acceptor_->is_open()) {
+                return;
+            }
+            if (ec) {
+                core::logger("http")->error("tls accept failed: {}", ec.message());
+            } else {
+                boost::system::error_code ignored;
+                socket.set_option(tcp::no_delay(true), ignored);
+                socket.set_option(asio::socket_base::keep_alive(true), ignored);
+                const auto peer = socket.remote_endpoint(ignored);
+                auto slot = limiter_.acquire(peer.address());
+                const auto remote = peer.address().to_string() + ":" + std::to_string(peer.port());
+
+                // After the handshake, an ordinary session serves the clear end of the tunnel,
+                // with the client's own address for its logs and limits.
+                auto tunnel =
+                    std::make_shared<tls_tunnel>(std::move(socket), *tls_context_,
+                                                 options_.request_timeout, options_.write_timeout);
+                auto held = std::make_shared<connection_limiter::slot>(std::move(slot));
+                asio::post(target.context(), [this, &target, tunnel, remote, held] {
+                    tunnel->start([this, &target, remote, held](tls_tunnel::plain_socket plain) {
+                        boost::system::error_code assign_ec;
+                        tcp::socket as_tcp(target.context());
+                        as_tcp.assign(tcp::v4(), plain.release(), assign_ec);
+                        if (assign_ec) {
+                            return;
+                        }
+                        std::make_shared<http_session>(std::move(as_tcp), std::move(*held), *this,
+                                                       target, remote)
+                            ->run();
+                    });
+                });
+            }
+            accept_next_tls();
+        });
 }
 
 void server::accept_next() {
@@ -102,8 +215,12 @@ void server::accept_next() {
 void server::stop_accepting() {
     draining_.store(true, std::memory_order_relaxed);
     asio::post(acceptor_->get_executor(), [this] {
+        boost::system::error_code ignored;
+        if (tls_acceptor_) {
+            tls_acceptor_->close(ignored);
+            tls_acceptor_.reset();
+        }
         if (acceptor_) {
-            boost::system::error_code ignored;
             acceptor_->close(ignored);
             acceptor_.reset();
         }
@@ -122,6 +239,7 @@ namespace ssehub::http {
 
 void server::release_io_objects() {
     acceptor_.reset();
+    tls_acceptor_.reset();
     for (auto& w : workers_) {
         w->stop_timer();
     }

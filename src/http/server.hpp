@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "http/auth.hpp"
 #include "http/connection_limiter.hpp"
 #include "http/http_stats.hpp"
 #include "http/server_options.hpp"
@@ -8,6 +9,7 @@
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <memory>
 #include <optional>
 #include <ssehub/error.hpp>
@@ -32,7 +34,11 @@ public:
     server& operator=(const server&) = delete;
 
     /// Binds and listens; returns the address actually bound (port 0 picks a free one).
+    /// With tls.listen set, also loads the certificate and opens the HTTPS listener.
     result<boost::asio::ip::tcp::endpoint> listen();
+
+    /// The HTTPS listener's address, after listen(); nothing when tls.listen is not set.
+    std::optional<boost::asio::ip::tcp::endpoint> tls_endpoint() const { return tls_bound_; }
 
     /// Starts accepting and the workers' timers. Call after listen().
     void start();
@@ -63,16 +69,31 @@ public:
 
     http_stats& stats() noexcept { return stats_; }
 
+    const authenticator& auth() const noexcept { return auth_; }
+
+    /// For a harness that routes requests without listen(), which loads the credentials.
+    authenticator& auth() noexcept { return auth_; }
+
+    rate_limiter& publish_rate() noexcept { return publish_rate_; }
+
 private:
     void accept_next();
+    void accept_next_tls();
+    result<void> listen_tls();
 
     server_options options_;
     hub& hub_;
     actions::engine& engine_;
     http_stats stats_;
     connection_limiter limiter_;
+    authenticator auth_;
+    rate_limiter publish_rate_;
     std::vector<std::unique_ptr<worker>> workers_;
     std::optional<boost::asio::ip::tcp::acceptor> acceptor_; ///< reset once closed
+    std::optional<boost::asio::ssl::context> tls_context_;
+    std::optional<boost::asio::ip::tcp::acceptor> tls_acceptor_; ///< tls.listen; reset once closed
+    std::optional<boost::asio::ip::tcp::endpoint> tls_bound_;
+    std::size_t next_tls_worker_ = 0;
     std::size_t next_worker_ = 0;
     std::atomic<bool> draining_{false};
 };

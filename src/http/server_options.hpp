@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "http/auth_options.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +26,15 @@ struct server_options {
     std::size_t connections = 100'000;                 ///< limits.connections
     std::size_t connections_per_address = 0;           ///< limits.connections_per_address
     std::vector<std::string> cors_allow_origins;       ///< cors.allow_origins
+
+    // Trust (DESIGN.md section 6).
+    std::size_t header_limit = 16u << 10; ///< limits.headers: request line and headers
+    std::size_t publish_rate = 0;         ///< limits.publish_rate: requests/s per key; 0 off
+    bool cors_allow_credentials = false;  ///< cors.allow_credentials
+    auth_options auth;                    ///< auth.*
+    std::string tls_listen;               ///< tls.listen, HOST:PORT; empty: no HTTPS
+    std::string tls_cert;                 ///< tls.cert: PEM certificate chain file
+    std::string tls_key;                  ///< tls.key: PEM private key file
 };
 
 } // namespace ssehub::http

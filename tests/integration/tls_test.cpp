@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The direct HTTPS listener (tls.listen): a certificate made by openssl for this test, curl
+// as the client, the same routes and streams as in clear.
+
+#include "security_support.hpp"
+
+#include <thread>
+
+namespace ssehub::test {
+namespace {
+
+// A self-signed certificate for 127.0.0.1, valid for a day.
+struct certificate {
+    std::filesystem::path cert;
+    std::filesystem::path key;
+};
+
+certificate make_certificate(const temp_dir& dir) {
+    certificate c{dir.path() / "cert.pem", dir.path() / "key.pem"};
+    auto made =
+        run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+                    "-nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+                    "-keyout " +
+                    c.key.string() + " -out " + c.cert.string());
+    if (made.code != 0) {
+        throw std::runtime_error("openssl req failed: " + made.output);
+    }
+    return c;
+}
+
+// The port of `https=HOST:PORT` in the hub's log.
+std::uint16_t https_port(const server_process& hub) {
+    const auto out = hub.output();
+    const auto at = out.find("https=");
+    if (at == std::string::npos) {
+        return 0;
+    }
+    const auto colon = out.find(':', at);
+    return static_cast<std::uint16_t>(std::atoi(out.c_str() + colon + 1));
+}
+
+class TlsTest : public hub_test {
+protected:
+    void SetUp() override {
+        cert_ = make_certificate(dir_);
+        start({"--tls-listen", "127.0.0.1:0", "--tls-cert", cert_.cert.string(), "--tls-key",
+               cert_.key.string(), "--session-grace", "0s"});
+        port_ = https_port(hub());
+        ASSERT_NE(port_, 0) << hub().output();
+    }
+
+    std::string curl(const std::string& args) {
+        return "curl -sS --cacert " + cert_.cert.string() + " " + args;
+    }
+
+    std::string url(std::string_view target) {
+        return "https://127.0.0.1:" + std::to_string(port_) + std::string(target);
+    }
+
+    temp_dir dir_;
+    certificate cert_;
+    std::uint16_t port_ = 0;
+};
+
+TEST_F(TlsTest, TheControlApiAnswersOverHttps) {
+    auto health = run_command(curl("-i " + url("/healthz")));
+    auto refused = run_command(curl("-i -X POST -H 'Content-Type: application/json' -d '{}' " +
+                                    url("/api/v1/sessions/nobody/messages")));
+
+    EXPECT_EQ(health.code, 0) << health.output;
+    EXPECT_NE(health.output.find("HTTP/1.1 200"), std::string::npos) << health.output;
+    EXPECT_NE(health.output.find("{\"status\":\"ok\"}"), std::string::npos) << health.output;
+    EXPECT_NE(refused.output.find("HTTP/1.1 400"), std::string::npos) << refused.output;
+    EXPECT_NE(refused.output.find("\"path\":\"message\""), std::string::npos) << refused.output;
+}
+
+TEST_F(TlsTest, AStreamOverHttpsReceivesItsEvents) {
+    command_result streamed;
+    std::thread reader([&] { streamed = run_command(curl("-N " + url("/events?session=s1"))); });
+
+    // Once the session is connected, push to it, then end it so that curl returns.
+    bool connected = false;
+    for (auto until = after(10s); !connected && clock::now() < until;) {
+        auto listed = http_request(hub(), "GET", "/api/v1/sessions");
+        connected = listed.body.find("\"connected\":true") != std::string::npos;
+        if (!connected) {
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+    EXPECT_TRUE(connected);
+    auto pushed =
+        http_request(hub(), "POST", "/api/v1/sessions/s1/messages", R"({"message":{"tls":true}})");
+    EXPECT_EQ(pushed.status, 200) << pushed.body;
+    auto kicked = http_request(hub(), "DELETE", "/api/v1/sessions/s1");
+    EXPECT_EQ(kicked.status, 200) << kicked.body;
+    reader.join();
+
+    EXPECT_NE(streamed.output.find("retry:2000\n\n"), std::string::npos) << streamed.output;
+    EXPECT_NE(streamed.output.find("event:message\nid:"), std::string::npos) << streamed.output;
+    EXPECT_NE(streamed.output.find("data:{\"tls\":true}\n\n"), std::string::npos)
+        << streamed.output;
+}
+
+TEST_F(TlsTest, ClearHttpOnTheHttpsPortIsDroppedAndTheHubGoesOn) {
+    {
+        tcp_client plain("127.0.0.1", port_);
+        plain.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+        EXPECT_TRUE(plain.read_until_closed(after(10s)));
+        EXPECT_EQ(plain.received().find("200 OK"), std::string::npos);
+    }
+    auto health = run_command(curl(url("/healthz")));
+    EXPECT_EQ(health.code, 0) << health.output;
+}
+
+TEST(TlsConfigTest, AMissingCertificateStopsTheStartInOneLine) {
+    auto r = run_command(ssehub_binary() +
+                         " serve --listen 127.0.0.1:0 --tls-listen 127.0.0.1:0 "
+                         "--tls-cert /nonexistent/cert.pem --tls-key /nonexistent/key.pem");
+
+    EXPECT_EQ(r.code, 2) << r.output;
+    EXPECT_NE(r.output.find("tls.cert"), std::string::npos) << r.output;
+}
+
+TEST(TlsConfigTest, AListenerWithoutItsCertificateIsRefused) {
+    auto r = run_command(ssehub_binary() + " serve --listen 127.0.0.1:0 --tls-listen 127.0.0.1:0");
+
+    EXPECT_EQ(r.code, 2) << r.output;
+    EXPECT_NE(r.output.find("tls.cert"), std::string::npos) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+}
+
+} // namespace
+} // namespace ssehub::test
