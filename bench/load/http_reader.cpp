@@ -36,6 +36,7 @@ void response_reader::reset() {
     state_ = state::head;
     head_.clear();
     status_ = 0;
+    closes_ = false;
     left_ = 0;
     error_.clear();
 }
@@ -74,6 +75,8 @@ bool response_reader::take_head(std::string_view head) {
         const std::string_view value = trim(line.substr(colon + 1));
         if (name == "transfer-encoding") {
             chunked = ascii_lower(value).find("chunked") != std::string::npos;
+        } else if (name == "connection") {
+            closes_ = ascii_lower(value).find("close") != std::string::npos;
         } else if (name == "content-length") {
             const auto [p, e] = std::from_chars(value.data(), value.data() + value.size(), length);
             has_length = e == std::errc{} && p == value.data() + value.size();

@@ -44,6 +44,9 @@ public:
     /// The status code, 0 before the head.
     int status() const noexcept { return status_; }
 
+    /// True when the head said `Connection: close`: no request may follow on this connection.
+    bool closes() const noexcept { return closes_; }
+
     /// What went wrong, when failed.
     const std::string& error() const noexcept { return error_; }
 
@@ -54,6 +57,7 @@ private:
     state state_ = state::head;
     std::string head_; ///< the head or the chunk-size line being read
     int status_ = 0;
+    bool closes_ = false;
     std::size_t left_ = 0; ///< bytes left in the body or in the chunk
     std::string error_;
 };

@@ -302,14 +302,25 @@ void load_tool::on_publish_response(connection& c) {
             first_rejection_ = "status " + std::to_string(status);
         }
     }
+    // A server that closes after each answer (Pushpin's publish endpoint) gets a new
+    // connection for the next message.
+    const bool closes = c.reader.closes();
     c.reader.reset();
     c.at = connection::phase::idle;
+    if (closes) {
+        close_connection(c, true);
+    }
 }
 
 void load_tool::on_readable(connection& c) {
     for (;;) {
         const ssize_t n = ::recv(c.fd, buffer_.data(), buffer_.size(), 0);
         if (n == 0 || (n < 0 && errno != EAGAIN)) {
+            // A response without length or chunks ends with the connection: it is whole.
+            if (n == 0 && c.kind == connection::role::publisher &&
+                c.reader.current() == response_reader::state::until_close) {
+                on_publish_response(c);
+            }
             close_connection(c, false);
             return;
         }
@@ -347,6 +358,9 @@ void load_tool::on_readable(connection& c) {
             if (c.reader.current() == response_reader::state::done) {
                 if (c.kind == connection::role::publisher) {
                     on_publish_response(c);
+                    if (c.fd < 0) {
+                        return;
+                    }
                 } else {
                     // A stream that ended on its own.
                     close_connection(c, false);
@@ -724,10 +738,13 @@ void load_tool::print_report() {
                      static_cast<unsigned long long>(streaming_sample_.rss_kb), rss_per_conn);
     }
     if (published_any_) {
-        std::fprintf(stderr, "publish     %llu sent, %llu accepted (%.0f/s), %llu rejected\n",
+        std::fprintf(stderr,
+                     "publish     %llu sent, %llu accepted (%.0f/s), %llu rejected, %llu "
+                     "unanswered\n",
                      static_cast<unsigned long long>(published_),
                      static_cast<unsigned long long>(accepted_), accepted_per_s,
-                     static_cast<unsigned long long>(rejected_));
+                     static_cast<unsigned long long>(rejected_),
+                     static_cast<unsigned long long>(publish_errors_));
         std::fprintf(stderr,
                      "delivery    %llu of %llu (%llu lost), %.0f/s, latency p50 %.2f ms "
                      "p99 %.2f ms max %.2f ms\n",
