@@ -7,7 +7,7 @@ import http from "node:http";
 
 const port = Number(process.argv[2] ?? 8095);
 
-http.createServer((req, res) => {
+const server = http.createServer((req, res) => {
     const [, kind, name = ""] = req.url.split("?")[0].split("/");
     if (kind !== "sub") {
         res.writeHead(404).end();
@@ -20,4 +20,7 @@ http.createServer((req, res) => {
         "Grip-Keep-Alive": ":\\n\\n; format=cstring; timeout=10",
     });
     res.end("retry:2000\n\n");
-}).listen(port, "127.0.0.1", () => console.error(`listening address=127.0.0.1:${port}`));
+});
+server.listen({ port, host: "127.0.0.1", backlog: 65535 }, () =>
+    console.error(`listening address=127.0.0.1:${port}`),
+);
