@@ -96,6 +96,10 @@ int serve(const config& cfg) {
     const auto files = file_limit();
     engine->start();
     srv->start();
+
+    // Catch SIGINT and SIGTERM before saying we listen: whoever reads that line may stop
+    // us at once, and must get a clean shutdown, not the default action of the signal.
+    auto signals = std::make_unique<asio::signal_set>(*contexts[0], SIGINT, SIGTERM);
     log->info("listening address={}:{} threads={} broker={} grace={}ms file_limit={}",
               bound->address().to_string(), bound->port(), threads, cfg.broker_url,
               cfg.hub.session_grace.count(), files);
@@ -109,7 +113,6 @@ int serve(const config& cfg) {
 
     // SIGINT / SIGTERM: stop accepting, end every stream with a retry hint, run the
     // disconnect actions (reason shutdown), then stop once all is drained or at the deadline.
-    auto signals = std::make_unique<asio::signal_set>(*contexts[0], SIGINT, SIGTERM);
     auto drain_timer = std::make_unique<asio::steady_timer>(*contexts[0]);
     clock::time_point stop_at{};
     std::function<void()> wait_drained;
