@@ -8,7 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
-#include <cstdio>
+#include <charconv>
 #include <random>
 #include <span>
 
@@ -178,8 +178,11 @@ void sse_connection::start_write() {
         body += it.bytes.size();
     }
     if (chunked_) {
-        const int n = std::snprintf(chunk_head_, sizeof chunk_head_, "%zx\r\n", body);
-        buffers_.emplace_back(chunk_head_, static_cast<std::size_t>(n));
+        // The chunk size in hex; to_chars, not snprintf, since this runs for every write.
+        char* end = std::to_chars(chunk_head_, chunk_head_ + sizeof chunk_head_ - 2, body, 16).ptr;
+        *end++ = '\r';
+        *end++ = '\n';
+        buffers_.emplace_back(chunk_head_, static_cast<std::size_t>(end - chunk_head_));
     }
     for (const auto& it : flight_) {
         buffers_.emplace_back(it.bytes.data(), it.bytes.size());
