@@ -41,6 +41,8 @@ struct session_state;
 struct namespace_state;
 
 struct channel_state {
+    explicit channel_state(core::history_budget* budget) : log(budget) {}
+
     std::string id;
     std::uint64_t uid = 0;
     namespace_state* ns = nullptr;
@@ -51,6 +53,8 @@ struct channel_state {
 };
 
 struct session_state {
+    explicit session_state(core::history_budget* budget) : log(budget) {}
+
     std::string id;
     std::uint64_t uid = 0;
     namespace_state* ns = nullptr;
@@ -92,7 +96,8 @@ std::string random_session_id() {
 
 struct hub::impl {
     impl(hub_options o, std::vector<asio::io_context*> contexts)
-        : opts(std::move(o)), codec(core::event_id_codec::random_epoch()) {
+        : opts(std::move(o)), budget(opts.history_max_bytes),
+          codec(core::event_id_codec::random_epoch()) {
         if (contexts.empty() || contexts.size() > max_shards) {
             throw std::invalid_argument("a hub needs 1 to 256 shards");
         }
@@ -131,7 +136,7 @@ struct hub::impl {
         if (it != ns.channels.end()) {
             return *it->second;
         }
-        auto ch = std::make_unique<channel_state>();
+        auto ch = std::make_unique<channel_state>(&budget);
         ch->id = std::string(id);
         ch->uid = ++next_uid;
         ch->ns = &ns;
@@ -159,7 +164,7 @@ struct hub::impl {
                                   " sessions, its limit (limits.sessions_per_namespace)",
                               "session");
         }
-        auto s = std::make_unique<session_state>();
+        auto s = std::make_unique<session_state>(&budget);
         s->id = std::string(id);
         s->uid = ++next_uid;
         s->ns = &ns;
@@ -318,8 +323,18 @@ struct hub::impl {
         }
     }
 
+    // Keeps the history of every stream within history.max_bytes, oldest first; publishes
+    // and the sweep call it once their rings changed.
+    void enforce_budget() {
+        if (const auto evicted = budget.enforce(); evicted > 0) {
+            stats.history_evictions.fetch_add(evicted, std::memory_order_relaxed);
+        }
+        stats.history_bytes.store(budget.charged(), std::memory_order_relaxed);
+    }
+
     std::mutex mu;
     hub_options opts;
+    core::history_budget budget; // before every ring, which it outlives
     core::event_id_codec codec;
     std::vector<std::unique_ptr<core::shard>> shards;
     std::unordered_map<namespace_id, std::unique_ptr<namespace_state>, namespace_hash> namespaces;
@@ -484,6 +499,7 @@ result<publish_result> hub::push(const namespace_id& ns, std::string_view sessio
         d.stats.deliveries.fetch_add(1, std::memory_order_relaxed);
     }
     s->log.push(std::move(ev), d.session_limits());
+    d.enforce_budget();
     out.sessions = 1;
     return out;
 }
@@ -531,6 +547,7 @@ result<publish_result> hub::broadcast(const namespace_id& ns, std::string_view c
         d.stats.deliveries.fetch_add(ch->connected, std::memory_order_relaxed);
     }
     ch->log.push(std::move(ev), d.channel_limits());
+    d.enforce_budget();
     return out;
 }
 
@@ -601,6 +618,18 @@ result<void> hub::kick(const namespace_id& ns, std::string_view session) {
         auto* s = impl::find_session(d.find_ns(ns), session);
         if (s == nullptr) {
             return make_error(errc::not_found, "no session '" + std::string(session) + "'", "id");
+        }
+
+        // A connected session loses its connection and, like any dropped one, keeps its
+        // grace: the client may come back and resume (F18). Without a connection, or
+        // without grace, it ends now.
+        if (s->token != 0 && d.opts.session_grace.count() > 0 && !d.stopping) {
+            d.shard_of(s->token).submit_close(s->token, end_reason::kicked);
+            d.attachments.erase(s->token);
+            d.clear_attachment(*s);
+            s->drop_reason = end_reason::kicked;
+            d.start_grace(*s);
+            return {};
         }
         ended = d.end_session(*s, end_reason::kicked);
     }
@@ -891,6 +920,7 @@ void hub::sweep() {
         }
         d.drop_ns_if_empty(*ns);
     }
+    d.enforce_budget();
 }
 
 } // namespace ssehub

@@ -104,7 +104,10 @@ private:
 /// when it arrived.
 class tcp_client {
 public:
-    tcp_client(const std::string& host, std::uint16_t port, clock::duration timeout = 5s);
+    /// `receive_buffer` > 0 sets SO_RCVBUF before connecting: a client that stops reading
+    /// then stalls the server's writes after a few KiB.
+    tcp_client(const std::string& host, std::uint16_t port, clock::duration timeout = 5s,
+               int receive_buffer = 0);
     ~tcp_client();
     tcp_client(const tcp_client&) = delete;
     tcp_client& operator=(const tcp_client&) = delete;
@@ -242,7 +245,8 @@ struct subscribe_options {
     std::string method = "GET";
     std::string body; ///< for POST subscriptions
     std::string content_type = "application/json";
-    header_list headers; ///< extra request headers
+    header_list headers;    ///< extra request headers
+    int receive_buffer = 0; ///< SO_RCVBUF of the client socket; 0 keeps the system's
 };
 
 /// An SSE subscription on a raw socket: it decodes the chunked body itself and splits it
