@@ -78,7 +78,8 @@ struct attachment {
     std::string session;
     bool generated_id = false;
     std::uint64_t token = 0;
-    std::string cursor; ///< event id of the hub's current position, for the announcement
+    std::string cursor;   ///< event id of the hub's current position, for the announcement
+    bool resumed = false; ///< the request named a resume point (Last-Event-ID)
 };
 
 /// A session that ended, with what its actions need. Handed to the end handler after the

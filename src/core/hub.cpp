@@ -848,6 +848,7 @@ result<attachment> hub::attach(const subscribe_request& req, std::shared_ptr<sin
     out.session = s->id;
     out.token = token;
     out.cursor = d.position();
+    out.resumed = resume.has_value();
     return out;
 }
 

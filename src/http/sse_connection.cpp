@@ -96,6 +96,11 @@ void sse_connection::start(asio::ip::tcp::socket socket, connection_limiter::slo
         const auto data =
             "{\"session\":" + boost::json::serialize(boost::json::string(a.session)) + "}";
         intro_ += core::encode_event("session", a.cursor, data);
+    } else if (!a.resumed) {
+        // A fresh stream learns where it starts: cut before its first event, the client
+        // comes back with this id and gets what was published meanwhile, instead of
+        // nothing. A resumed stream keeps the id it sent until its replay arrives.
+        intro_ += core::encode_cursor(a.cursor);
     }
 
     const auto now = clock::now();

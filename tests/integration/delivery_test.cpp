@@ -373,6 +373,27 @@ TEST_F(GraceTest, KickedSessionResumesWithoutLossOrDuplicates) {
     EXPECT_FALSE(fresh->next_event(after(200ms)));
 }
 
+// A fresh stream is told where it starts (an id-only block, which dispatches nothing): a
+// client cut before its first event resumes from there and loses nothing.
+TEST_F(GraceTest, FreshStreamLearnsWhereItStarts) {
+    std::string cursor;
+    {
+        auto s = subscribe("/events?session=f1&channel=c");
+        auto start = s->next_frame(after(5s));
+        ASSERT_TRUE(start && start->id) << s->body();
+        EXPECT_FALSE(start->is_event()) << start->raw;
+        EXPECT_EQ(start->raw, "id:" + *start->id + "\n\n");
+        cursor = *start->id;
+        s->socket().reset(); // cut before anything else arrived
+    }
+    broadcast_range(hub(), "c", 1, 3);
+    auto again = subscribe("/events?session=f1&channel=c", resuming_at(cursor));
+    EXPECT_EQ(read_indices(*again, 3, after(5s)), range(1, 3));
+    EXPECT_FALSE(again->next_event(after(200ms)));
+    EXPECT_EQ(again->body().find("\nid:" + cursor + "\n\n"), std::string::npos)
+        << "a resumed stream must not be moved to the current position";
+}
+
 // F08 grace variant: `disconnected` runs once, when the grace ends without a reconnect;
 // a reconnect inside the grace makes no record and receives what was pushed meanwhile.
 TEST_F(GraceTest, DisconnectedRunsOnlyWhenTheGraceEnds) {

@@ -222,8 +222,12 @@ struct sse_frame {
     bool comment_only = false; ///< only `:` lines: a keep-alive
     clock::time_point at;      ///< arrival of its last byte
 
-    /// A retry hint or a comment, not an event.
-    bool is_event() const { return !event.empty() || data_lines > 0 || id.has_value(); }
+    /// Something a parser dispatches: not a retry hint, a comment or an id-only block
+    /// (which sets the last event id and dispatches nothing).
+    bool is_event() const { return !event.empty() || data_lines > 0; }
+
+    /// Only an `id:` line: where a fresh stream starts, for a resume before its first event.
+    bool is_cursor() const { return id.has_value() && lines.size() == 1; }
 
     /// `data` as JSON; null when it is not JSON.
     boost::json::value json() const;
