@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -56,6 +57,12 @@ public:
 
     /// Position of the newest event, 0 when empty.
     std::uint64_t newest() const noexcept { return ring_.empty() ? 0 : ring_.back()->seq; }
+
+    /// Declares every event up to `seq` lost to this stream: a ring that replaces one that
+    /// was dropped with events in it.
+    void lost_through(std::uint64_t seq) noexcept {
+        evicted_through_ = std::max(evicted_through_, seq);
+    }
 
     /// Position of the oldest event, 0 when empty.
     std::uint64_t oldest() const noexcept { return ring_.empty() ? 0 : ring_.front()->seq; }

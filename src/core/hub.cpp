@@ -166,6 +166,10 @@ struct hub::impl {
         }
         auto s = std::make_unique<session_state>(&budget);
         s->id = std::string(id);
+        if (auto it = ended_streams.find(stream_key(ns.id, id)); it != ended_streams.end()) {
+            s->log.lost_through(it->second.newest);
+            ended_streams.erase(it);
+        }
         s->uid = ++next_uid;
         s->ns = &ns;
         auto& ref = *s;
@@ -268,12 +272,31 @@ struct hub::impl {
             drop_if_unused(*ch);
         }
 
+        // The events of its stream go with it; remember where they reached, so a client
+        // that comes back with an older id is told with `gap`, not given an empty stream
+        // as if nothing had been there.
+        if (const auto newest = std::max(s.log.newest(), s.log.evicted_through()); newest > 0) {
+            ended_streams[stream_key(s.ns->id, s.id)] = {newest, clock::now()};
+        }
+
         auto* ns = s.ns;
         ns->sessions.erase(ns->sessions.find(std::string_view(s.id))); // destroys `s`
         stats.sessions.fetch_sub(1, std::memory_order_relaxed);
         stats.sessions_ended.fetch_add(1, std::memory_order_relaxed);
         drop_ns_if_empty(*ns);
         return out;
+    }
+
+    static std::string stream_key(const namespace_id& ns, std::string_view id) {
+        std::string key;
+        key.reserve(ns.tenant.size() + ns.digipair.size() + ns.reasoning.size() + id.size() + 3);
+        for (std::string_view part : {std::string_view(ns.tenant), std::string_view(ns.digipair),
+                                      std::string_view(ns.reasoning)}) {
+            key += part;
+            key += '\0';
+        }
+        key += id;
+        return key;
     }
 
     void drop_ns_if_empty(namespace_state& ns) {
@@ -339,6 +362,14 @@ struct hub::impl {
     std::vector<std::unique_ptr<core::shard>> shards;
     std::unordered_map<namespace_id, std::unique_ptr<namespace_state>, namespace_hash> namespaces;
     std::unordered_map<std::uint64_t, session_state*> attachments;
+
+    // Ended sessions whose stream held events: how far it reached, for history.session_age.
+    struct ended_stream {
+        std::uint64_t newest = 0;
+        clock::time_point at;
+    };
+
+    string_map<ended_stream> ended_streams;
     std::uint64_t next_seq = 0;
     std::uint64_t next_uid = 0;
     std::uint64_t next_attach = 0;
@@ -921,6 +952,8 @@ void hub::sweep() {
         }
         d.drop_ns_if_empty(*ns);
     }
+    std::erase_if(d.ended_streams,
+                  [&](const auto& kv) { return now - kv.second.at > d.opts.session_history_age; });
     d.enforce_budget();
 }
 

@@ -614,6 +614,18 @@ TEST_F(LifecycleTest, IdleClientsThatLeaveAreNoticedAtOnce) {
     EXPECT_TRUE(eventually([&] { return metric(hub(), "sessions") == 0; }, after(5s)));
     EXPECT_TRUE(eventually([&] { return open_files(hub().pid()) <= files + 1; }, after(5s)))
         << open_files(hub().pid()) << " files open, " << files << " before";
+    // The actions run off the hub's threads: wait for all of them, then check each.
+    EXPECT_TRUE(eventually(
+        [&] {
+            const std::string out = hub().output();
+            std::size_t n = 0;
+            for (auto at = out.find(" reason=client_closed)"); at != std::string::npos;
+                 at = out.find(" reason=client_closed)", at + 1)) {
+                ++n;
+            }
+            return n >= 2 * count;
+        },
+        after(10s)));
     for (int i = 0; i < 2 * count; ++i) {
         ASSERT_EQ(records(hub(), "z" + std::to_string(i), "client_closed"), 1u) << i;
     }
@@ -705,6 +717,34 @@ TEST_F(LifecycleTest, DisconnectedRunsOncePerEndingWithItsReason) {
     EXPECT_TRUE(hub().stop().clean());
     EXPECT_EQ(records(hub(), "s5", "shutdown"), 1u) << hub().output();
     EXPECT_TRUE(s5->wait_closed(after(5s)));
+}
+
+// Without grace a dropped session ends and its stream's events go with it: a client that
+// comes back with an id older than them is told with `gap`, never given an empty stream
+// as if nothing had been sent.
+TEST_F(LifecycleTest, ResumeAfterTheSessionEndedIsToldWhatWasLost) {
+    start({"--session-grace", "0s"});
+    std::string seen;
+    {
+        auto s = subscribe("/events?session=s1");
+        ASSERT_TRUE(is_success(
+            http_request(hub(), "POST", "/api/v1/sessions/s1/messages", R"({"message":{"i":1}})")
+                .status));
+        auto first = s->next_event(after(5s));
+        ASSERT_TRUE(first && first->id);
+        seen = *first->id;
+        ASSERT_TRUE(is_success(
+            http_request(hub(), "POST", "/api/v1/sessions/s1/messages", R"({"message":{"i":2}})")
+                .status));
+        s->socket().reset(); // cut before reading the second
+    }
+    ASSERT_TRUE(eventually([&] { return !listed(hub(), "s1"); }, after(5s)));
+
+    auto again = subscribe("/events?session=s1", resuming_at(seen));
+    auto first = again->next_event(after(5s));
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->event, "gap") << first->raw;
+    EXPECT_TRUE(mentions(first->json(), "s1")) << first->raw;
 }
 
 // F13: the request timeout guards requests, never an open stream.

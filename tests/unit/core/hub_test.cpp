@@ -389,6 +389,25 @@ TEST_F(HubTest, HistoryBudgetEvictsOldestFirstAndResumeSaysGap) {
     EXPECT_EQ(s->seqs.back(), 40u);
 }
 
+// A session that ended took its stream's events with it: a client that comes back with an
+// id older than them is told with `gap`; one that had seen them all is not.
+TEST_F(HubTest, ResumeAfterTheSessionEndedSaysWhatItsStreamLost) {
+    auto c = open("s1");
+    auto seen = hub_.push({}, "s1", json::value(1));
+    auto unseen = hub_.push({}, "s1", json::value(2)); // queued, never read: the client is cut
+    hub_.detached(c.a.token, end_reason::client_closed);
+    ASSERT_EQ(ended_.size(), 1u);
+
+    auto behind = open("s1", {}, {}, *seen->event_id);
+    ASSERT_EQ(behind.sink->bytes.size(), 1u);
+    EXPECT_EQ(behind.sink->bytes[0].rfind("event:gap\n", 0), 0u);
+    EXPECT_NE(behind.sink->bytes[0].find(R"({"type":"session","id":"s1"})"), std::string::npos);
+    hub_.detached(behind.a.token, end_reason::client_closed);
+
+    auto current = open("s1", {}, {}, *unseen->event_id);
+    EXPECT_TRUE(current.sink->bytes.empty());
+}
+
 TEST_F(HubTest, NoResumeIdMeansNoHistory) {
     ASSERT_TRUE(hub_.register_session({}, "s1"));
     ASSERT_TRUE(hub_.push({}, "s1", json::value(1)));
