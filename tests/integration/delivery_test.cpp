@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -539,6 +540,34 @@ TEST(DeadPeerTest, StalledWriteEndsTheStreamAtTheWriteTimeout) {
     EXPECT_TRUE(hub.stop().clean()) << hub.output();
 }
 
+// Stream sockets probe an idle peer after about the keep-alive period, not after the
+// system's two hours: `ss` shows the kernel's keep-alive timer of the hub's side.
+TEST(DeadPeerTest, StreamSocketsUseTcpKeepAlive) {
+    server_process hub({"--stream-keepalive", "5s"});
+    sse_stream s(hub, "/events?session=ka");
+    ASSERT_TRUE(s.read_head(after(5s)));
+    ASSERT_TRUE(s.next_frame(after(5s)));
+
+    const std::string command =
+        "ss -tno state established '( sport = :" + std::to_string(hub.port()) + " )' 2>&1";
+    std::string out;
+    if (FILE* p = ::popen(command.c_str(), "r")) {
+        char buf[512];
+        while (std::fgets(buf, sizeof buf, p) != nullptr) {
+            out += buf;
+        }
+        ::pclose(p);
+    }
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(out, m, std::regex(R"(timer:\(keepalive,([0-9.]+)(ms|sec|min))")))
+        << out;
+    EXPECT_NE(m[2].str(), "min") << out;
+    if (m[2].str() == "sec") {
+        EXPECT_LE(std::stod(m[1].str()), 5.0) << out;
+    }
+    EXPECT_TRUE(hub.stop().clean()) << hub.output();
+}
+
 // F24: the connection a reconnect replaces is closed at once even when its client stopped
 // reading with data queued, never after the write timeout; pushes reach only the newest.
 TEST(ReplaceTest, StalledOldConnectionIsClosedAtOnce) {
@@ -881,6 +910,43 @@ TEST(ShutdownTest, EventsInFlightEndComplete) {
             << "stream " << i << " lost or reordered events";
         EXPECT_EQ(records(hub, "r" + std::to_string(i), "shutdown"), 1u) << hub.output();
     }
+}
+
+// SIGTERM stops accepting at once, and a stream that cannot be flushed (its client stopped
+// reading) holds the hub no longer than server.shutdown_deadline: it still exits 0, after
+// running the stream's `disconnected` with reason shutdown.
+TEST(ShutdownTest, StalledStreamHoldsTheHubOnlyUntilTheDeadline) {
+    server_process hub({"--server-shutdown-deadline", "2s", "--stream-write-timeout", "60s",
+                        "--stream-outbound-limit", "64MiB"});
+    ASSERT_EQ(http_request(hub, "POST", "/api/v1/actions", to_json(declared("stuck"))).status, 200);
+    sse_stream stuck(hub, "/events?session=stuck", stopped_reader());
+    ASSERT_TRUE(stuck.read_head(after(5s)));
+    const std::string big(100'000, 'x');
+    for (int i = 0; i < 60; ++i) {
+        const auto body = R"({"message":")" + big + R"("})";
+        ASSERT_EQ(http_request(hub, "POST", "/api/v1/sessions/stuck/messages", body).status, 200);
+    }
+
+    ASSERT_TRUE(listed(hub, "stuck"));
+
+    exit_status stopped;
+    std::thread stopper([&] { stopped = hub.stop(15s); });
+    EXPECT_TRUE(eventually([&] { return hub.output().find("shutting down") != std::string::npos; },
+                           after(5s)));
+    const auto refused = [&] {
+        try {
+            tcp_client late(hub.host(), hub.port(), 1s);
+            return false;
+        } catch (const std::exception&) {
+            return true;
+        }
+    };
+    EXPECT_TRUE(eventually(refused, after(1s))) << "the hub still accepts while draining";
+    stopper.join();
+
+    EXPECT_TRUE(stopped.clean()) << stopped.describe() << "\n" << hub.output();
+    EXPECT_NE(hub.output().find("shutdown deadline reached"), std::string::npos) << hub.output();
+    EXPECT_EQ(records(hub, "stuck", "shutdown"), 1u) << hub.output();
 }
 
 // Events to one connection arrive in the order the hub accepted them, whether pushes or
