@@ -88,6 +88,10 @@ int serve(const config& cfg) {
         [e = engine.get()](ended_session s) { e->on_session_end(std::move(s)); });
     auto srv = std::make_unique<http::server>(cfg.server, *the_hub, *engine, raw);
 
+    // Signals are caught from before the listener exists: a SIGTERM that follows the
+    // `listening` line at once must drain and exit 0, never kill the process.
+    auto signals = std::make_unique<asio::signal_set>(*contexts[0], SIGINT, SIGTERM);
+
     auto bound = srv->listen();
     if (!bound) {
         log->error("{}", bound.error().message);
@@ -109,7 +113,6 @@ int serve(const config& cfg) {
 
     // SIGINT / SIGTERM: stop accepting, end every stream with a retry hint, run the
     // disconnect actions (reason shutdown), then stop once all is drained or at the deadline.
-    auto signals = std::make_unique<asio::signal_set>(*contexts[0], SIGINT, SIGTERM);
     auto drain_timer = std::make_unique<asio::steady_timer>(*contexts[0]);
     clock::time_point stop_at{};
     std::function<void()> wait_drained;

@@ -6,10 +6,10 @@
 namespace ssehub::core {
 
 history::~history() {
-    if (budget_ != nullptr && !ring_.empty()) {
+    if (budget_ != nullptr && ring_) {
         const auto old_oldest = oldest();
         const auto old_charge = charge();
-        ring_.clear();
+        ring_.reset();
         bytes_ = 0;
         budget_->update(*this, old_oldest, old_charge);
     }
@@ -23,8 +23,11 @@ void history::push(event_ptr e, const limits& lim) {
         return;
     }
     bytes_ += e->bytes.size();
-    ring_.push_back(std::move(e));
-    while (ring_.size() > lim.events) {
+    if (!ring_) {
+        ring_ = std::make_unique<std::deque<event_ptr>>();
+    }
+    ring_->push_back(std::move(e));
+    while (ring_->size() > lim.events) {
         evict_front();
     }
     changed(old_oldest, old_charge);
@@ -34,17 +37,19 @@ void history::expire(clock::time_point now, const limits& lim) {
     const auto old_oldest = oldest();
     const auto old_charge = charge();
     const auto oldest_kept = now - lim.age;
-    while (!ring_.empty() && ring_.front()->at < oldest_kept) {
+    while (ring_ && ring_->front()->at < oldest_kept) {
         evict_front();
     }
     changed(old_oldest, old_charge);
 }
 
 bool history::collect_after(std::uint64_t seq, std::vector<event_ptr>& out) const {
-    const auto first =
-        std::upper_bound(ring_.begin(), ring_.end(), seq,
-                         [](std::uint64_t s, const event_ptr& e) { return s < e->seq; });
-    out.insert(out.end(), first, ring_.end());
+    if (ring_) {
+        const auto first =
+            std::upper_bound(ring_->begin(), ring_->end(), seq,
+                             [](std::uint64_t s, const event_ptr& e) { return s < e->seq; });
+        out.insert(out.end(), first, ring_->end());
+    }
     return evicted_through_ <= seq;
 }
 
@@ -55,13 +60,16 @@ void history::changed(std::uint64_t old_oldest, std::size_t old_charge) {
 }
 
 std::size_t history::charge() const noexcept {
-    return bytes_ + ring_.size() * history_budget::event_overhead;
+    return bytes_ + size() * history_budget::event_overhead;
 }
 
 void history::evict_front() {
-    bytes_ -= ring_.front()->bytes.size();
-    evicted_through_ = ring_.front()->seq;
-    ring_.pop_front();
+    bytes_ -= ring_->front()->bytes.size();
+    evicted_through_ = ring_->front()->seq;
+    ring_->pop_front();
+    if (ring_->empty()) {
+        ring_.reset();
+    }
 }
 
 void history_budget::update(history& h, std::uint64_t old_oldest, std::size_t old_charge) {

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <set>
 #include <ssehub/types.hpp>
 #include <utility>
@@ -45,9 +46,9 @@ public:
     /// when the stream evicted an event positioned after `seq`: the caller missed something.
     bool collect_after(std::uint64_t seq, std::vector<event_ptr>& out) const;
 
-    bool empty() const noexcept { return ring_.empty(); }
+    bool empty() const noexcept { return !ring_; }
 
-    std::size_t size() const noexcept { return ring_.size(); }
+    std::size_t size() const noexcept { return ring_ ? ring_->size() : 0; }
 
     /// Bytes of the encoded events held.
     std::size_t bytes() const noexcept { return bytes_; }
@@ -56,7 +57,7 @@ public:
     std::uint64_t evicted_through() const noexcept { return evicted_through_; }
 
     /// Position of the newest event, 0 when empty.
-    std::uint64_t newest() const noexcept { return ring_.empty() ? 0 : ring_.back()->seq; }
+    std::uint64_t newest() const noexcept { return ring_ ? ring_->back()->seq : 0; }
 
     /// Declares every event up to `seq` lost to this stream: a ring that replaces one that
     /// was dropped with events in it.
@@ -65,7 +66,7 @@ public:
     }
 
     /// Position of the oldest event, 0 when empty.
-    std::uint64_t oldest() const noexcept { return ring_.empty() ? 0 : ring_.front()->seq; }
+    std::uint64_t oldest() const noexcept { return ring_ ? ring_->front()->seq : 0; }
 
 private:
     friend class history_budget;
@@ -75,7 +76,9 @@ private:
     std::size_t charge() const noexcept;
     void evict_front();
 
-    std::deque<event_ptr> ring_;
+    // Allocated with the first event and freed with the last: a std::deque allocates its
+    // first block even when empty, and most streams (sessions, quiet channels) hold nothing.
+    std::unique_ptr<std::deque<event_ptr>> ring_;
     std::size_t bytes_ = 0;
     std::uint64_t evicted_through_ = 0;
     history_budget* budget_ = nullptr;

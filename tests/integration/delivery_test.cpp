@@ -912,6 +912,16 @@ TEST(ShutdownTest, EventsInFlightEndComplete) {
     }
 }
 
+// A SIGTERM right after the `listening` line drains and exits 0; it once came before the
+// hub caught signals and killed it.
+TEST(ShutdownTest, SigtermRightAfterListeningExitsCleanly) {
+    for (int i = 0; i < 10; ++i) {
+        server_process hub;
+        const auto st = hub.stop();
+        ASSERT_TRUE(st.clean()) << "run " << i << ": " << st.describe() << "\n" << hub.output();
+    }
+}
+
 // SIGTERM stops accepting at once, and a stream that cannot be flushed (its client stopped
 // reading) holds the hub no longer than server.shutdown_deadline: it still exits 0, after
 // running the stream's `disconnected` with reason shutdown.
