@@ -113,8 +113,19 @@ long long index_of(const sse_frame& f) {
 }
 
 /// Broadcasts `{"i":first}`..`{"i":last}` to `channel` in one actions document per 100.
+std::vector<std::string> publish_range(const server_process& hub, std::string_view element,
+                                       std::string_view target, int first, int last,
+                                       std::size_t padding = 0);
+
 std::vector<std::string> broadcast_range(const server_process& hub, std::string_view channel,
                                          int first, int last, std::size_t padding = 0) {
+    return publish_range(hub, "broadcast", channel, first, last, padding);
+}
+
+/// The same with `element` (push or broadcast) to `target` (a session or a channel).
+std::vector<std::string> publish_range(const server_process& hub, std::string_view element,
+                                       std::string_view target, int first, int last,
+                                       std::size_t padding) {
     std::vector<std::string> ids;
     const std::string pad(padding, 'p');
     for (int from = first; from <= last; from += 100) {
@@ -124,7 +135,7 @@ std::vector<std::string> broadcast_range(const server_process& hub, std::string_
             if (padding > 0) {
                 message["pad"] = pad;
             }
-            doc.push_back(pin("broadcast", {{"id", channel}, {"message", message}}));
+            doc.push_back(pin(element, {{"id", target}, {"message", message}}));
         }
         auto r = http_request(hub, "POST", "/api/v1/actions", to_json(doc));
         EXPECT_EQ(r.status, 200) << r.body.substr(0, 300);
@@ -483,6 +494,38 @@ TEST(SlowConsumerTest, StoppedReaderIsClosedAtTheLimitWhileOthersFlow) {
     EXPECT_EQ(read_indices(again, static_cast<std::size_t>(count - rest + 1), after(30s), &gaps),
               range(rest, count));
     EXPECT_TRUE(gaps.empty());
+    EXPECT_FALSE(again.next_event(after(200ms)));
+    EXPECT_TRUE(hub.stop().clean()) << hub.output();
+}
+
+// F14 A2: the same with pushes to one session: every push is accepted, none replaced; the
+// stopped reader is closed at the limit and its resume gets every remaining one, in order.
+TEST(SlowConsumerTest, StoppedReaderOfPushesResumesWithEveryOne) {
+    server_process hub({"--stream-outbound-limit", "64KiB", "--history-session-events", "10000",
+                        "--history-max-bytes", "32MiB", "--session-grace", "10s"});
+    constexpr int count = 2000;
+    sse_stream slow(hub, "/events?session=s1", stopped_reader());
+    ASSERT_TRUE(slow.read_head(after(5s)));
+
+    auto ids = publish_range(hub, "push", "s1", 1, count, 4000);
+    ASSERT_EQ(ids.size(), static_cast<std::size_t>(count)) << "a push was refused";
+    ASSERT_TRUE(eventually([&] { return metric(hub, "slow_consumer_disconnects_total") == 1; },
+                           after(10s)));
+    EXPECT_TRUE(slow.wait_closed(after(30s)));
+    std::vector<long long> seen;
+    std::string last_id;
+    while (auto f = slow.next_event(after(1s))) {
+        seen.push_back(index_of(*f));
+        last_id = f->id.value_or("");
+    }
+    ASSERT_FALSE(seen.empty());
+    ASSERT_EQ(seen, range(1, static_cast<long long>(seen.size())));
+
+    sse_stream again(hub, "/events?session=s1", resuming_at(last_id));
+    ASSERT_TRUE(again.read_head(after(5s)));
+    const auto rest = static_cast<long long>(seen.size()) + 1;
+    EXPECT_EQ(read_indices(again, static_cast<std::size_t>(count - rest + 1), after(30s)),
+              range(rest, count));
     EXPECT_FALSE(again.next_event(after(200ms)));
     EXPECT_TRUE(hub.stop().clean()) << hub.output();
 }
