@@ -177,10 +177,8 @@ void sse_connection::close(end_reason why) {
     }
     closing_ = true;
     close_reason_ = why;
-    if (why != end_reason::replaced) {
-        tail_ = core::encode_retry(spread_retry(worker_.settings().retry));
-        queue_bytes(tail_, nullptr);
-    }
+    tail_ = core::encode_retry(spread_retry(worker_.settings().retry));
+    queue_bytes(tail_, nullptr);
     if (!writing_) {
         start_write();
     }
