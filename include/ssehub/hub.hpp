@@ -79,7 +79,8 @@ struct attachment {
     std::string session;
     bool generated_id = false;
     std::uint64_t token = 0;
-    std::string cursor; ///< event id of the hub's current position, for the announcement
+    std::string cursor;   ///< event id of the hub's current position, for the announcement
+    bool resumed = false; ///< the request named a resume point (Last-Event-ID)
 };
 
 /// A session that ended, with what its actions need. Handed to the end handler after the
@@ -107,7 +108,9 @@ struct hub_stats {
     std::atomic<std::uint64_t> deliveries{0};
     std::atomic<std::uint64_t> sessions_ended{0};
     std::atomic<std::uint64_t> replacements{0};
-    std::atomic<std::uint64_t> gaps{0}; ///< resumes told that events were lost
+    std::atomic<std::uint64_t> gaps{0};              ///< resumes told that events were lost
+    std::atomic<std::uint64_t> history_evictions{0}; ///< events dropped by history.max_bytes
+    std::atomic<std::uint64_t> history_bytes{0};     ///< history held, as history.max_bytes counts
     std::atomic<std::int64_t> connections{0};
     std::atomic<std::int64_t> sessions{0};
     std::atomic<std::int64_t> channels{0};
@@ -157,7 +160,8 @@ public:
     result<channel_result> leave(const namespace_id& ns, std::string_view channel,
                                  std::string_view session);
 
-    /// Ends the session now (reason kicked): its connection closes, its actions run.
+    /// Disconnects the session (reason kicked). A connected session with a grace keeps it,
+    /// like any dropped one, and may be resumed; otherwise it ends now and its actions run.
     result<void> kick(const namespace_id& ns, std::string_view session);
 
     std::vector<session_info> sessions(const namespace_id& ns) const;

@@ -88,6 +88,10 @@ int serve(const config& cfg) {
         [e = engine.get()](ended_session s) { e->on_session_end(std::move(s)); });
     auto srv = std::make_unique<http::server>(cfg.server, *the_hub, *engine, raw);
 
+    // Signals are caught from before the listener exists: a SIGTERM that follows the
+    // `listening` line at once must drain and exit 0, never kill the process.
+    auto signals = std::make_unique<asio::signal_set>(*contexts[0], SIGINT, SIGTERM);
+
     auto bound = srv->listen();
     if (!bound) {
         log->error("{}", bound.error().message);

@@ -22,6 +22,13 @@ std::string encode_event(std::string_view name, std::string_view id, std::string
     return out;
 }
 
+std::string encode_cursor(std::string_view id) {
+    std::string out = "id:";
+    out += id;
+    out += "\n\n";
+    return out;
+}
+
 std::string encode_retry(long long milliseconds) {
     return "retry:" + std::to_string(milliseconds) + "\n\n";
 }

@@ -11,6 +11,10 @@ namespace ssehub::core {
 /// hold no CR, LF or NUL, and `data` is compact JSON, which never holds a raw line break.
 std::string encode_event(std::string_view name, std::string_view id, std::string_view data);
 
+/// `id:<id>\n\n`: sets a client's last event id without dispatching anything (WHATWG
+/// dispatch sets the last event id before it drops a block without data).
+std::string encode_cursor(std::string_view id);
+
 /// `retry:<ms>\n\n`.
 std::string encode_retry(long long milliseconds);
 

@@ -42,6 +42,8 @@ struct session_state;
 struct namespace_state;
 
 struct channel_state {
+    explicit channel_state(core::history_budget* budget) : log(budget) {}
+
     std::string id;
     std::uint64_t uid = 0;
     namespace_state* ns = nullptr;
@@ -53,6 +55,8 @@ struct channel_state {
 };
 
 struct session_state {
+    explicit session_state(core::history_budget* budget) : log(budget) {}
+
     std::string id;
     std::uint64_t uid = 0;
     namespace_state* ns = nullptr;
@@ -94,7 +98,8 @@ std::string random_session_id() {
 
 struct hub::impl {
     impl(hub_options o, std::vector<asio::io_context*> contexts)
-        : opts(std::move(o)), codec(core::event_id_codec::random_epoch()) {
+        : opts(std::move(o)), budget(opts.history_max_bytes),
+          codec(core::event_id_codec::random_epoch()) {
         if (contexts.empty() || contexts.size() > max_shards) {
             throw std::invalid_argument("a hub needs 1 to 256 shards");
         }
@@ -133,7 +138,7 @@ struct hub::impl {
         if (it != ns.channels.end()) {
             return *it->second;
         }
-        auto ch = std::make_unique<channel_state>();
+        auto ch = std::make_unique<channel_state>(&budget);
         ch->id = std::string(id);
         ch->uid = ++next_uid;
         ch->ns = &ns;
@@ -170,8 +175,12 @@ struct hub::impl {
                               "session");
         }
         ++of_tenant;
-        auto s = std::make_unique<session_state>();
+        auto s = std::make_unique<session_state>(&budget);
         s->id = std::string(id);
+        if (auto it = ended_streams.find(stream_key(ns.id, id)); it != ended_streams.end()) {
+            s->log.lost_through(it->second.newest);
+            ended_streams.erase(it);
+        }
         s->uid = ++next_uid;
         s->ns = &ns;
         auto& ref = *s;
@@ -286,6 +295,13 @@ struct hub::impl {
             touch_if_empty(*ch);
         }
 
+        // The events of its stream go with it; remember where they reached, so a client
+        // that comes back with an older id is told with `gap`, not given an empty stream
+        // as if nothing had been there.
+        if (const auto newest = std::max(s.log.newest(), s.log.evicted_through()); newest > 0) {
+            ended_streams[stream_key(s.ns->id, s.id)] = {newest, clock::now()};
+        }
+
         auto* ns = s.ns;
         if (auto t = sessions_by_tenant.find(ns->id.tenant);
             t != sessions_by_tenant.end() && --t->second == 0) {
@@ -296,6 +312,18 @@ struct hub::impl {
         stats.sessions_ended.fetch_add(1, std::memory_order_relaxed);
         drop_ns_if_empty(*ns);
         return out;
+    }
+
+    static std::string stream_key(const namespace_id& ns, std::string_view id) {
+        std::string key;
+        key.reserve(ns.tenant.size() + ns.digipair.size() + ns.reasoning.size() + id.size() + 3);
+        for (std::string_view part : {std::string_view(ns.tenant), std::string_view(ns.digipair),
+                                      std::string_view(ns.reasoning)}) {
+            key += part;
+            key += '\0';
+        }
+        key += id;
+        return key;
     }
 
     void drop_ns_if_empty(namespace_state& ns) {
@@ -345,13 +373,31 @@ struct hub::impl {
         }
     }
 
+    // Keeps the history of every stream within history.max_bytes, oldest first; publishes
+    // and the sweep call it once their rings changed.
+    void enforce_budget() {
+        if (const auto evicted = budget.enforce(); evicted > 0) {
+            stats.history_evictions.fetch_add(evicted, std::memory_order_relaxed);
+        }
+        stats.history_bytes.store(budget.charged(), std::memory_order_relaxed);
+    }
+
     std::mutex mu;
     hub_options opts;
+    core::history_budget budget; // before every ring, which it outlives
     core::event_id_codec codec;
     std::vector<std::unique_ptr<core::shard>> shards;
     std::unordered_map<namespace_id, std::unique_ptr<namespace_state>, namespace_hash> namespaces;
     std::unordered_map<std::uint64_t, session_state*> attachments;
     std::unordered_map<std::string, std::size_t> sessions_by_tenant;
+
+    // Ended sessions whose stream held events: how far it reached, for history.session_age.
+    struct ended_stream {
+        std::uint64_t newest = 0;
+        clock::time_point at;
+    };
+
+    string_map<ended_stream> ended_streams;
     std::uint64_t next_seq = 0;
     std::uint64_t next_uid = 0;
     std::uint64_t next_attach = 0;
@@ -540,6 +586,7 @@ result<publish_result> hub::push(const namespace_id& ns, std::string_view sessio
         d.stats.deliveries.fetch_add(1, std::memory_order_relaxed);
     }
     s->log.push(std::move(ev), d.session_limits());
+    d.enforce_budget();
     out.sessions = 1;
     return out;
 }
@@ -579,6 +626,7 @@ result<publish_result> hub::broadcast(const namespace_id& ns, std::string_view c
         d.stats.deliveries.fetch_add(ch->connected, std::memory_order_relaxed);
     }
     ch->log.push(std::move(ev), d.channel_limits());
+    d.enforce_budget();
     return out;
 }
 
@@ -650,6 +698,18 @@ result<void> hub::kick(const namespace_id& ns, std::string_view session) {
         auto* s = impl::find_session(d.find_ns(ns), session);
         if (s == nullptr) {
             return make_error(errc::not_found, "no session '" + std::string(session) + "'", "id");
+        }
+
+        // A connected session loses its connection and, like any dropped one, keeps its
+        // grace: the client may come back and resume (F18). Without a connection, or
+        // without grace, it ends now.
+        if (s->token != 0 && d.opts.session_grace.count() > 0 && !d.stopping) {
+            d.shard_of(s->token).submit_close(s->token, end_reason::kicked);
+            d.attachments.erase(s->token);
+            d.clear_attachment(*s);
+            s->drop_reason = end_reason::kicked;
+            d.start_grace(*s);
+            return {};
         }
         ended = d.end_session(*s, end_reason::kicked);
     }
@@ -868,6 +928,7 @@ result<attachment> hub::attach(const subscribe_request& req, std::shared_ptr<sin
     out.session = s->id;
     out.token = token;
     out.cursor = d.position();
+    out.resumed = resume.has_value();
     return out;
 }
 
@@ -938,6 +999,9 @@ void hub::sweep() {
         });
         d.drop_ns_if_empty(*ns);
     }
+    std::erase_if(d.ended_streams,
+                  [&](const auto& kv) { return now - kv.second.at > d.opts.session_history_age; });
+    d.enforce_budget();
 }
 
 } // namespace ssehub

@@ -235,6 +235,12 @@ std::string metrics_text(server& srv) {
     metric("sessions_ended_total", "counter", "Sessions that ended.", load(h.sessions_ended));
     metric("replacements_total", "counter", "Connections replaced by a reconnect.",
            load(h.replacements));
+    metric("gaps_total", "counter", "Resumes told with a gap event that events were lost.",
+           load(h.gaps));
+    metric("history_bytes", "gauge", "History held, as history.max_bytes counts it.",
+           load(h.history_bytes));
+    metric("history_evictions_total", "counter", "Events dropped to keep history.max_bytes.",
+           load(h.history_evictions));
     metric("streams_opened_total", "counter", "Event streams opened.", load(s.streams_opened));
     metric("requests_total", "counter", "HTTP requests read.", load(s.requests));
     metric("request_errors_total", "counter", "Requests answered with an error.", load(s.errors));

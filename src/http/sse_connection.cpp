@@ -5,12 +5,18 @@
 #include "core/log.hpp"
 #include "http/worker.hpp"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <charconv>
+#include <cstdio>
+#include <limits>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <random>
 #include <span>
+#include <sys/socket.h>
 
 namespace ssehub::http {
 
@@ -31,6 +37,25 @@ long long spread_retry(std::chrono::milliseconds base) {
     return ms + extra(spread);
 }
 
+// TCP keep-alive probes an idle peer, and TCP_USER_TIMEOUT bounds how long sent data may
+// stay unacknowledged: together they end a half-open stream (a peer that vanished without a
+// FIN) within twice the write timeout, even while the kernel still takes our small writes.
+// Twice, so that a peer that is there but does not read meets the write timeout first.
+void watch_peer(asio::ip::tcp::socket& socket, const stream_settings& s) {
+    const int fd = socket.native_handle();
+    const int on = 1;
+    const int idle_s = static_cast<int>(std::max<long long>(1, s.keepalive.count() / 1000));
+    const int interval_s = std::max(1, idle_s / 3);
+    const int probes = 3;
+    const auto timeout_ms = static_cast<unsigned>(
+        std::min<long long>(2 * s.write_timeout.count(), std::numeric_limits<int>::max()));
+    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof interval_s);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout_ms, sizeof timeout_ms);
+}
+
 } // namespace
 
 sse_connection::sse_connection(worker& owner, hub& h, std::string remote)
@@ -49,6 +74,7 @@ void sse_connection::start(asio::ip::tcp::socket socket, connection_limiter::slo
     slot_ = std::move(slot);
     error_code ignored;
     socket_.non_blocking(true, ignored); // on_readable() drains without blocking
+    watch_peer(socket_, worker_.settings());
     session_ = a.session;
     token_ = a.token;
     chunked_ = chunked;
@@ -71,6 +97,11 @@ void sse_connection::start(asio::ip::tcp::socket socket, connection_limiter::slo
         const auto data =
             "{\"session\":" + boost::json::serialize(boost::json::string(a.session)) + "}";
         intro_ += core::encode_event("session", a.cursor, data);
+    } else if (!a.resumed) {
+        // A fresh stream learns where it starts: cut before its first event, the client
+        // comes back with this id and gets what was published meanwhile, instead of
+        // nothing. A resumed stream keeps the id it sent until its replay arrives.
+        intro_ += core::encode_cursor(a.cursor);
     }
 
     const auto now = clock::now();
@@ -85,6 +116,7 @@ void sse_connection::start(asio::ip::tcp::socket socket, connection_limiter::slo
 
 void sse_connection::opened() {
     opened_ = true;
+    replaying_ = true;
     if (finished_) {
         // It ended before the hub registered it; report now that the hub can hear it.
         finish(finish_reason_);
@@ -98,15 +130,14 @@ void sse_connection::deliver(const event_ptr& e) {
         return;
     }
     queue_bytes(e->bytes, e);
+    if (replaying_) {
+        replay_left_ += e->bytes.size();
+    }
 
-    // Past the outbound limit the client is too slow: close now and let it resume from its
-    // last complete event. An event cut by the close lacks its blank line, so no parser
-    // dispatches it.
-    if (queued_bytes_ > worker_.settings().outbound_limit) {
-        core::logger("http")->warn("slow consumer disconnected session={} remote={} queued={}",
-                                   session_, remote_, queued_bytes_);
-        worker_.stats().slow_consumer_disconnects.fetch_add(1, std::memory_order_relaxed);
-        finish(end_reason::slow_consumer);
+    // While the kernel takes nothing more, every event adds to the backlog: check it now.
+    // Otherwise flush() writes first and checks what the kernel left.
+    if (writing_) {
+        check_backlog();
     }
 }
 
@@ -114,18 +145,41 @@ void sse_connection::flush() {
     if (!writing_ && !finished_ && !queue_.empty()) {
         start_write();
     }
+    replaying_ = false;
+    check_backlog();
+}
+
+void sse_connection::check_backlog() {
+    // Past the outbound limit the client is too slow: close now and let it resume from its
+    // last complete event. An event cut by the close lacks its blank line, so no parser
+    // dispatches it. A replay is history the hub holds anyway and the client asked for: it
+    // does not count, or a resume after a long absence could never succeed.
+    const std::size_t unsent = queued_bytes_ + flight_left_;
+    const std::size_t backlog = unsent - std::min(replay_left_, unsent);
+    if (finished_ || backlog <= worker_.settings().outbound_limit) {
+        return;
+    }
+    core::logger("http")->warn("slow consumer disconnected session={} remote={} queued={}",
+                               session_, remote_, backlog);
+    worker_.stats().slow_consumer_disconnects.fetch_add(1, std::memory_order_relaxed);
+    finish(end_reason::slow_consumer);
 }
 
 void sse_connection::close(end_reason why) {
     if (finished_ || closing_) {
         return;
     }
+
+    // A replaced connection's client has moved to its new one: what is still queued here
+    // would only hold a stalled socket open until the write timeout (F24).
+    if (why == end_reason::replaced) {
+        finish(why);
+        return;
+    }
     closing_ = true;
     close_reason_ = why;
-    if (why != end_reason::replaced) {
-        tail_ = core::encode_retry(spread_retry(worker_.settings().retry));
-        queue_bytes(tail_, nullptr);
-    }
+    tail_ = core::encode_retry(spread_retry(worker_.settings().retry));
+    queue_bytes(tail_, nullptr);
     if (!writing_) {
         start_write();
     }
@@ -139,7 +193,7 @@ void sse_connection::tick(clock::time_point now) {
     if (writing_) {
         if (now - last_progress_ >= s.write_timeout) {
             core::logger("http")->warn("write timed out session={} remote={} queued={}", session_,
-                                       remote_, queued_bytes_);
+                                       remote_, queued_bytes_ + flight_left_);
             worker_.stats().write_timeouts.fetch_add(1, std::memory_order_relaxed);
             finish(end_reason::dead_peer);
         }
@@ -168,6 +222,7 @@ void sse_connection::start_write() {
     }
 
     flight_.swap(queue_);
+    queued_bytes_ = 0;
     buffers_.clear();
     if (!head_.empty()) {
         buffers_.emplace_back(head_.data(), head_.size());
@@ -194,6 +249,10 @@ void sse_connection::start_write() {
         }
     }
 
+    flight_left_ = 0;
+    for (const auto& b : buffers_) {
+        flight_left_ += b.size();
+    }
     buffer_index_ = 0;
     writing_ = true;
     last_progress_ = clock::now();
@@ -201,31 +260,57 @@ void sse_connection::start_write() {
 }
 
 void sse_connection::write_more() {
-    // Gathered write of everything still unwritten; write_some, not async_write, so that
+    // Non-blocking gathered writes of everything still unwritten, right away: the kernel
+    // usually takes it all, so the backlog checked against the outbound limit is only what
+    // the client has really not taken. When the kernel is full, wait until it is writable;
     // each partial write counts as progress against the write timeout.
-    const std::span<const asio::const_buffer> rest(buffers_.data() + buffer_index_,
-                                                   buffers_.size() - buffer_index_);
-    socket_.async_write_some(rest,
-                             [self = shared_from_this()](const error_code& ec, std::size_t n) {
-                                 self->on_write(ec, n);
-                             });
+    while (buffer_index_ < buffers_.size()) {
+        const std::span<const asio::const_buffer> rest(buffers_.data() + buffer_index_,
+                                                       buffers_.size() - buffer_index_);
+        error_code ec;
+        const std::size_t n = socket_.write_some(rest, ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            socket_.async_wait(
+                asio::ip::tcp::socket::wait_write,
+                [self = shared_from_this()](const error_code& e) { self->on_writable(e); });
+            return;
+        }
+        if (ec) {
+            write_failed(ec);
+            return;
+        }
+        advance(n);
+    }
+    batch_written();
 }
 
-void sse_connection::on_write(const error_code& ec, std::size_t n) {
+void sse_connection::on_writable(const error_code& ec) {
     if (finished_) {
         return;
     }
     if (ec) {
-        core::logger("http")->debug("stream write failed session={} remote={}: {}", session_,
-                                    remote_, ec.message());
-        finish(end_reason::client_closed);
+        write_failed(ec);
         return;
     }
+    write_more();
+}
 
-    const auto now = clock::now();
-    last_progress_ = now;
+void sse_connection::write_failed(const error_code& ec) {
+    if (ec == asio::error::timed_out) {
+        peer_timed_out();
+        return;
+    }
+    core::logger("http")->debug("stream write failed session={} remote={}: {}", session_, remote_,
+                                ec.message());
+    finish(end_reason::client_closed);
+}
 
-    // Advance over what the kernel took; a partly written buffer is trimmed in place.
+void sse_connection::advance(std::size_t n) {
+    last_progress_ = clock::now();
+    flight_left_ -= n;
+    replay_left_ -= std::min(n, replay_left_);
+
+    // Step over what the kernel took; a partly written buffer is trimmed in place.
     while (n > 0 && buffer_index_ < buffers_.size()) {
         auto& b = buffers_[buffer_index_];
         if (n < b.size()) {
@@ -236,18 +321,13 @@ void sse_connection::on_write(const error_code& ec, std::size_t n) {
             ++buffer_index_;
         }
     }
-    if (buffer_index_ < buffers_.size()) {
-        write_more();
-        return;
-    }
+}
 
-    // The whole batch is out.
+void sse_connection::batch_written() {
     writing_ = false;
-    last_write_ = now;
-    for (const auto& it : flight_) {
-        queued_bytes_ -= it.bytes.size();
-    }
+    last_write_ = clock::now();
     flight_.clear();
+    flight_left_ = 0;
     if (!head_.empty()) {
         std::string().swap(head_);
         std::string().swap(intro_);
@@ -283,8 +363,19 @@ void sse_connection::on_readable(const error_code& ec) {
         watch_reads();
         return;
     }
+    if (read_ec == asio::error::timed_out) {
+        peer_timed_out();
+        return;
+    }
     core::logger("http")->debug("stream closed by client session={} remote={}", session_, remote_);
     finish(end_reason::client_closed);
+}
+
+void sse_connection::peer_timed_out() {
+    core::logger("http")->warn("peer timed out session={} remote={} queued={}", session_, remote_,
+                               queued_bytes_ + flight_left_);
+    worker_.stats().write_timeouts.fetch_add(1, std::memory_order_relaxed);
+    finish(end_reason::dead_peer);
 }
 
 void sse_connection::finish(end_reason why) {
@@ -302,6 +393,8 @@ void sse_connection::finish(end_reason why) {
         queue_.clear();
         flight_.clear();
         queued_bytes_ = 0;
+        flight_left_ = 0;
+        replay_left_ = 0;
     }
     if (!opened_ || reported_) {
         return;

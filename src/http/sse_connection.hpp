@@ -64,11 +64,17 @@ private:
     };
 
     void queue_bytes(std::string_view bytes, event_ptr owner);
+    void check_backlog();
     void start_write();
     void write_more();
-    void on_write(const boost::system::error_code& ec, std::size_t n);
+    void on_writable(const boost::system::error_code& ec);
+    void write_failed(const boost::system::error_code& ec);
+    void advance(std::size_t n);
+    void batch_written();
     void watch_reads();
     void on_readable(const boost::system::error_code& ec);
+    /// The kernel gave up on the peer (TCP keep-alive or TCP_USER_TIMEOUT): a dead peer.
+    void peer_timed_out();
     void finish(end_reason why);
 
     worker& worker_;
@@ -87,7 +93,9 @@ private:
     std::vector<item> flight_; ///< in the write under way
     std::vector<boost::asio::const_buffer> buffers_;
     std::size_t buffer_index_ = 0; ///< first buffer of `buffers_` not fully written
-    std::size_t queued_bytes_ = 0; ///< queue_ + flight_, against the outbound limit
+    std::size_t queued_bytes_ = 0; ///< bytes of queue_
+    std::size_t flight_left_ = 0;  ///< bytes of buffers_ the kernel has not taken yet
+    std::size_t replay_left_ = 0;  ///< replayed bytes not written yet, exempt from the limit
     char chunk_head_[20] = {};
 
     clock::time_point last_write_{};
@@ -97,7 +105,8 @@ private:
     bool writing_ = false;
     bool started_ = false;
     bool opened_ = false;
-    bool closing_ = false; ///< the hub asked us to close once the queue is written
+    bool replaying_ = false; ///< from opened() to the first flush(): deliveries are a replay
+    bool closing_ = false;   ///< the hub asked us to close once the queue is written
     bool finished_ = false;
     bool reported_ = false;
     end_reason finish_reason_ = end_reason::client_closed;

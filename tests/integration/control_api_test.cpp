@@ -198,6 +198,9 @@ TEST_F(ControlApiTest, DeleteSessionClosesItsStream) {
     EXPECT_TRUE(is_success(r.status)) << r.status << " " << r.body;
 
     EXPECT_TRUE(stream->wait_closed(after(2s))) << "the hub kept the stream open";
+
+    // The session keeps its grace for a resume; a second DELETE ends it for good.
+    EXPECT_TRUE(is_success(http_request(hub(), "DELETE", "/api/v1/sessions/leaving").status));
     EXPECT_TRUE(is_json_error(http_request(hub(), "DELETE", "/api/v1/sessions/leaving"), 404));
 }
 

@@ -331,9 +331,15 @@ exit_status server_process::stop(clock::duration deadline) {
 // ---------------------------------------------------------------------------------------
 // tcp_client
 
-tcp_client::tcp_client(const std::string& host, std::uint16_t port, clock::duration timeout)
+tcp_client::tcp_client(const std::string& host, std::uint16_t port, clock::duration timeout,
+                       int receive_buffer)
     : socket_(ioc_) {
     tcp::endpoint endpoint(asio::ip::make_address(host), port);
+    if (receive_buffer > 0) {
+        // Before connecting, so the window the client announces is small from the start.
+        socket_.open(endpoint.protocol());
+        socket_.set_option(asio::socket_base::receive_buffer_size(receive_buffer));
+    }
     bool done = false;
     boost::system::error_code ec;
     socket_.async_connect(endpoint, [&](boost::system::error_code e) {
@@ -590,7 +596,7 @@ http_response http_request(const server_process& hub, std::string_view method,
 // sse_stream
 
 sse_stream::sse_stream(const server_process& hub, std::string target, subscribe_options options)
-    : socket_(hub.host(), hub.port()) {
+    : socket_(hub.host(), hub.port(), 5s, options.receive_buffer) {
     std::string req = options.method + " " + target + " HTTP/1.1\r\n";
     req += "Host: " + hub.address() + "\r\n";
     req += "Accept: text/event-stream\r\n";

@@ -104,7 +104,10 @@ private:
 /// when it arrived.
 class tcp_client {
 public:
-    tcp_client(const std::string& host, std::uint16_t port, clock::duration timeout = 5s);
+    /// `receive_buffer` > 0 sets SO_RCVBUF before connecting: a client that stops reading
+    /// then stalls the server's writes after a few KiB.
+    tcp_client(const std::string& host, std::uint16_t port, clock::duration timeout = 5s,
+               int receive_buffer = 0);
     ~tcp_client();
     tcp_client(const tcp_client&) = delete;
     tcp_client& operator=(const tcp_client&) = delete;
@@ -219,8 +222,12 @@ struct sse_frame {
     bool comment_only = false; ///< only `:` lines: a keep-alive
     clock::time_point at;      ///< arrival of its last byte
 
-    /// A retry hint or a comment, not an event.
-    bool is_event() const { return !event.empty() || data_lines > 0 || id.has_value(); }
+    /// Something a parser dispatches: not a retry hint, a comment or an id-only block
+    /// (which sets the last event id and dispatches nothing).
+    bool is_event() const { return !event.empty() || data_lines > 0; }
+
+    /// Only an `id:` line: where a fresh stream starts, for a resume before its first event.
+    bool is_cursor() const { return id.has_value() && lines.size() == 1; }
 
     /// `data` as JSON; null when it is not JSON.
     boost::json::value json() const;
@@ -242,7 +249,8 @@ struct subscribe_options {
     std::string method = "GET";
     std::string body; ///< for POST subscriptions
     std::string content_type = "application/json";
-    header_list headers; ///< extra request headers
+    header_list headers;    ///< extra request headers
+    int receive_buffer = 0; ///< SO_RCVBUF of the client socket; 0 keeps the system's
 };
 
 /// An SSE subscription on a raw socket: it decodes the chunked body itself and splits it

@@ -152,6 +152,8 @@ TEST_F(StreamSettingsTest, KeepAliveEveryPeriodOnQuietStream) {
     ASSERT_TRUE(stream.read_head(after(5s)));
     auto retry = stream.next_frame(after(5s));
     ASSERT_TRUE(retry && retry->retry);
+    auto cursor = stream.next_frame(after(5s)); // where the stream starts, in the same write
+    ASSERT_TRUE(cursor && cursor->is_cursor()) << stream.body();
     clock::time_point opened = retry->at;
 
     std::vector<clock::time_point> beats;

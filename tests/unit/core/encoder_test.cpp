@@ -16,6 +16,10 @@ TEST(EncoderTest, RetryIsWholeMilliseconds) {
     EXPECT_EQ(encode_retry(500), "retry:500\n\n");
 }
 
+TEST(EncoderTest, CursorIsAnIdOnlyBlock) {
+    EXPECT_EQ(encode_cursor("k3f9x2-17"), "id:k3f9x2-17\n\n");
+}
+
 TEST(EncoderTest, KeepaliveIsAnEmptyComment) {
     EXPECT_EQ(keepalive_frame, ":\n\n");
 }

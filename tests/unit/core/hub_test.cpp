@@ -358,6 +358,57 @@ TEST_F(HubTest, ResumeBeyondTheHistorySaysGapFirst) {
     EXPECT_EQ(h.stats().gaps.load(), 4u);
 }
 
+// history.max_bytes: the budget evicts the oldest events of any stream, and a resume that
+// needed them is told with `gap` rather than given a partial history as if complete.
+TEST_F(HubTest, HistoryBudgetEvictsOldestFirstAndResumeSaysGap) {
+    hub_options o;
+    o.session_grace = 0ms;
+    o.history_max_bytes = 4096;
+    boost::asio::io_context ioc;
+    hub h(o, {&ioc});
+    ASSERT_TRUE(h.register_channel({}, "a", std::string_view("s0")));
+    ASSERT_TRUE(h.register_channel({}, "b", std::string_view("s0")));
+    std::vector<std::string> ids;
+    const std::string pad(200, 'x');
+    for (int i = 0; i < 40; ++i) {
+        ids.push_back(*h.broadcast({}, i % 2 == 0 ? "a" : "b", json::value(pad))->event_id);
+        EXPECT_LE(h.stats().history_bytes.load(), 4096u);
+    }
+    EXPECT_GT(h.stats().history_evictions.load(), 0u);
+
+    subscribe_request req;
+    req.session = "s0";
+    req.last_event_id = ids[0];
+    auto s = std::make_shared<recording_sink>();
+    ASSERT_TRUE(h.attach(req, s, 0));
+    ioc.poll();
+    ASSERT_FALSE(s->bytes.empty());
+    EXPECT_EQ(s->bytes[0].rfind("event:gap\n", 0), 0u);
+    EXPECT_NE(s->bytes[0].find(R"({"type":"channel","id":"a"})"), std::string::npos);
+    EXPECT_NE(s->bytes[0].find(R"({"type":"channel","id":"b"})"), std::string::npos);
+    EXPECT_TRUE(std::is_sorted(s->seqs.begin() + 1, s->seqs.end()));
+    EXPECT_EQ(s->seqs.back(), 40u);
+}
+
+// A session that ended took its stream's events with it: a client that comes back with an
+// id older than them is told with `gap`; one that had seen them all is not.
+TEST_F(HubTest, ResumeAfterTheSessionEndedSaysWhatItsStreamLost) {
+    auto c = open("s1");
+    auto seen = hub_.push({}, "s1", json::value(1));
+    auto unseen = hub_.push({}, "s1", json::value(2)); // queued, never read: the client is cut
+    hub_.detached(c.a.token, end_reason::client_closed);
+    ASSERT_EQ(ended_.size(), 1u);
+
+    auto behind = open("s1", {}, {}, *seen->event_id);
+    ASSERT_EQ(behind.sink->bytes.size(), 1u);
+    EXPECT_EQ(behind.sink->bytes[0].rfind("event:gap\n", 0), 0u);
+    EXPECT_NE(behind.sink->bytes[0].find(R"({"type":"session","id":"s1"})"), std::string::npos);
+    hub_.detached(behind.a.token, end_reason::client_closed);
+
+    auto current = open("s1", {}, {}, *unseen->event_id);
+    EXPECT_TRUE(current.sink->bytes.empty());
+}
+
 TEST_F(HubTest, NoResumeIdMeansNoHistory) {
     ASSERT_TRUE(hub_.register_session({}, "s1"));
     ASSERT_TRUE(hub_.push({}, "s1", json::value(1)));
@@ -507,6 +558,32 @@ TEST_F(HubGraceTest, ReconnectWithinTheGraceKeepsTheSessionAndReplays) {
     ioc_.run_for(200ms);
     EXPECT_TRUE(ended_.empty());
     EXPECT_EQ(s2->bytes.size(), 2u);
+}
+
+// F18 with grace: a kick closes the connection but the session keeps its grace, accepts
+// pushes, and a resume inside the grace gets them; without a resume it ends as kicked.
+TEST_F(HubGraceTest, KickKeepsTheGraceForAResume) {
+    auto s = std::make_shared<recording_sink>();
+    auto a = open("s1", s);
+    ASSERT_TRUE(hub_.kick({}, "s1"));
+    ioc_.restart();
+    ioc_.poll();
+    EXPECT_TRUE(s->closed);
+    EXPECT_EQ(s->reason, end_reason::kicked);
+    EXPECT_TRUE(ended_.empty());
+    hub_.detached(a.token, end_reason::kicked); // the closed sink's report changes nothing
+
+    auto pushed = hub_.push({}, "s1", json::value(1));
+    ASSERT_TRUE(pushed && pushed->event_id);
+    ioc_.restart();
+    ioc_.run_for(200ms);
+    ASSERT_EQ(ended_.size(), 1u);
+    EXPECT_EQ(ended_[0].reason, end_reason::kicked);
+
+    // A session without a connection ends at once when kicked.
+    ASSERT_TRUE(hub_.register_session({}, "idle"));
+    ASSERT_TRUE(hub_.kick({}, "idle"));
+    EXPECT_EQ(ended_.size(), 2u);
 }
 
 // Publishers on several threads, sinks on two shards: every sink receives every event
