@@ -97,9 +97,6 @@ int serve(const config& cfg) {
         log->error("{}", bound.error().message);
         return 2;
     }
-    // Catch SIGINT and SIGTERM before saying `listening`: a signal sent as soon as the line
-    // shows is queued for the handler below instead of killing the process.
-    auto signals = std::make_unique<asio::signal_set>(*contexts[0], SIGINT, SIGTERM);
     const auto files = file_limit();
     engine->start();
     srv->start();
