@@ -2,7 +2,7 @@
 //
 // Bytes from the network through the request parser and, when they make a request, through
 // routing: authentication, the control API, the action engine and the hub. A configured key
-// and subscriber secret put the checks of credentials on the path.
+// and JWT secrets put every check of credentials on the path.
 
 #include "actions/engine.hpp"
 #include "http/routes.hpp"
@@ -41,6 +41,9 @@ struct fixture {
         s.body_limit = 64 * 1024;
         s.cors_allow_origins = {"http://good.test"};
         s.auth.publisher_keys = {std::string(fuzz_key_hash) + " rights=push+broadcast+membership"};
+        s.auth.publisher_jwt.alg = "HS256";
+        s.auth.publisher_jwt.secret = "fuzz-publisher-secret";
+        s.auth.publisher_jwt.audience = "ssehub";
         s.auth.subscriber_mode = "jwt";
         s.auth.subscriber_jwt.alg = "HS256";
         s.auth.subscriber_jwt.secret = "fuzz-secret";

@@ -25,7 +25,9 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::size_t sha256_hex_length = 64;
-constexpr std::size_t shown_hex = 8; ///< hex digits of a key's hash that name it in logs
+constexpr std::size_t shown_hex = 8;            ///< hex digits of a key's hash that name it in logs
+constexpr std::size_t max_cached_tokens = 4096; ///< verified tokens kept
+constexpr std::size_t max_cached_token_bytes = 2048; ///< longer tokens are verified each time
 
 error unauthorized(std::string message) {
     return make_error(errc::unauthorized, std::move(message), "headers.authorization");
@@ -49,7 +51,8 @@ bool matches(std::string_view pattern, std::string_view value) {
     return pattern == "*" || pattern == value;
 }
 
-// `Authorization: Bearer X` gives X; any other scheme gives nothing.
+// `Authorization: Bearer X` gives X. Nothing when the header is missing; an empty string for
+// another scheme or an empty credential.
 std::optional<std::string> bearer(const request& req) {
     auto h = req.find(boost::beast::http::field::authorization);
     if (h == req.end()) {
@@ -273,10 +276,30 @@ result<void> authenticator::load() {
     return {};
 }
 
-result<json::value> authenticator::verify_jwt(const verifier& v, const std::string& token,
-                                              std::string_view who) const {
-    // libjwt checks the form and the signature; the algorithm, the times and the audience
-    // are checked here, each with its own answer.
+std::optional<json::value> authenticator::cached_claims(const std::string& key) const {
+    std::lock_guard lock(cache_mu_);
+    auto it = verified_.find(key);
+    if (it == verified_.end()) {
+        return std::nullopt;
+    }
+    return it->second;
+}
+
+void authenticator::remember_claims(const std::string& key, const json::value& claims) const {
+    if (key.size() > max_cached_token_bytes) {
+        return;
+    }
+    std::lock_guard lock(cache_mu_);
+    // Bounded: past the limit the cache starts over rather than growing.
+    if (verified_.size() >= max_cached_tokens) {
+        verified_.clear();
+    }
+    verified_.emplace(key, claims);
+}
+
+result<json::value> authenticator::verify_signature(const verifier& v, const std::string& token,
+                                                    std::string_view who) const {
+    // libjwt checks the form and the signature; the algorithm is checked here.
     jwt_t* raw = nullptr;
     const int rc =
         jwt_decode(&raw, token.c_str(), reinterpret_cast<const unsigned char*>(v.key.data()),
@@ -284,8 +307,7 @@ result<json::value> authenticator::verify_jwt(const verifier& v, const std::stri
     const std::unique_ptr<jwt_t, decltype(&jwt_free)> jwt(raw, &jwt_free);
     if (rc != 0 || !jwt) {
         return unauthorized("the " + std::string(who) +
-                            " token is malformed or its signature "
-                            "does not verify");
+                            " token is malformed or its signature does not verify");
     }
     if (jwt_get_alg(jwt.get()) != algorithm(v.options.alg)) {
         return unauthorized("the " + std::string(who) + " token must be signed with " +
@@ -299,7 +321,26 @@ result<json::value> authenticator::verify_jwt(const verifier& v, const std::stri
     if (ec || !claims.is_object()) {
         return unauthorized("the " + std::string(who) + " token's claims are not a JSON object");
     }
-    const auto& c = claims.as_object();
+    return claims;
+}
+
+result<json::value> authenticator::verify_jwt(const verifier& v, const std::string& token,
+                                              std::string_view who) const {
+    // A signature checked once stays checked: the claims of a verified token are kept, so a
+    // publisher reusing its token costs no asymmetric verification per request (ES256 through
+    // libjwt parses the PEM key each time, about 2 ms). Times, audience and issuer are checked
+    // on every use.
+    const std::string cache_key = std::string(who) + ':' + token;
+    auto claims = cached_claims(cache_key);
+    if (!claims) {
+        auto verified = verify_signature(v, token, who);
+        if (!verified) {
+            return verified.error();
+        }
+        claims = std::move(*verified);
+        remember_claims(cache_key, *claims);
+    }
+    const auto& c = claims->as_object();
 
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
@@ -322,7 +363,7 @@ result<json::value> authenticator::verify_jwt(const verifier& v, const std::stri
             return unauthorized("the " + std::string(who) + " token has another issuer (iss)");
         }
     }
-    return claims;
+    return std::move(*claims);
 }
 
 result<publisher> authenticator::authenticate_publisher(const request& req) const {
@@ -334,7 +375,7 @@ result<publisher> authenticator::authenticate_publisher(const request& req) cons
         return unauthorized("this call needs `Authorization: Bearer <API key or token>`");
     }
     if (token->empty()) {
-        return unauthorized("the Authorization header must use the Bearer scheme");
+        return unauthorized("the Authorization header must be `Bearer <API key or token>`");
     }
 
     if (publisher_jwt_ && looks_like_jwt(*token)) {

@@ -4,6 +4,7 @@
 #include "http/auth_options.hpp"
 #include "http/http_session.hpp"
 
+#include <boost/json/value.hpp>
 #include <boost/url/url_view.hpp>
 #include <chrono>
 #include <cstdint>
@@ -96,11 +97,19 @@ private:
 
     result<boost::json::value> verify_jwt(const verifier& v, const std::string& token,
                                           std::string_view who) const;
+    result<boost::json::value> verify_signature(const verifier& v, const std::string& token,
+                                                std::string_view who) const;
+    std::optional<boost::json::value> cached_claims(const std::string& key) const;
+    void remember_claims(const std::string& key, const boost::json::value& claims) const;
 
     auth_options options_;
     std::vector<api_key> keys_;
     std::optional<verifier> publisher_jwt_;
     std::optional<verifier> subscriber_jwt_;
+
+    // The claims of tokens whose signature verified, by `who:token`; bounded.
+    mutable std::mutex cache_mu_;
+    mutable std::unordered_map<std::string, boost::json::value> verified_;
 };
 
 /// `limits.publish_rate`: a token bucket per publisher name, `rate` requests per second with

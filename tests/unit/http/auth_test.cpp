@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http/auth.hpp"
 
+#include <boost/url/parse.hpp>
+#include <cstdlib>
 #include <gtest/gtest.h>
+#include <jwt.h>
+#include <memory>
 
 namespace ssehub::http {
 namespace {
@@ -93,6 +97,71 @@ TEST(RedactTargetTest, HidesTokensOnly) {
               "/events?session=s&token=***&channel=c");
     EXPECT_EQ(redact_target("/events?token=x"), "/events?token=***");
     EXPECT_EQ(redact_target("/events?mytoken=x"), "/events?mytoken=x");
+}
+
+} // namespace
+} // namespace ssehub::http
+
+namespace ssehub::http {
+namespace {
+
+// An HS256 token of `claims_json`, signed by libjwt as an issuer would.
+std::string hs256(const std::string& claims_json, const std::string& secret) {
+    jwt_t* raw = nullptr;
+    jwt_new(&raw);
+    const std::unique_ptr<jwt_t, decltype(&jwt_free)> jwt(raw, &jwt_free);
+    jwt_add_grants_json(jwt.get(), claims_json.c_str());
+    jwt_set_alg(jwt.get(), JWT_ALG_HS256, reinterpret_cast<const unsigned char*>(secret.data()),
+                static_cast<int>(secret.size()));
+    char* out = jwt_encode_str(jwt.get());
+    std::string token(out);
+    std::free(out);
+    return token;
+}
+
+request with_bearer(const std::string& token) {
+    request req{boost::beast::http::verb::get, "/api/v1/sessions", 11};
+    req.set(boost::beast::http::field::authorization, "Bearer " + token);
+    return req;
+}
+
+TEST(AuthenticatorTest, AVerifiedTokenIsAcceptedAgainAndAForgedOneNever) {
+    auth_options o;
+    o.publisher_jwt.alg = "HS256";
+    o.publisher_jwt.secret = "unit-secret";
+    authenticator auth(o);
+    ASSERT_TRUE(auth.load());
+    const std::string claims = R"({"tenant":"acme","rights":["push"],"exp":4102444800})";
+    const auto good = hs256(claims, "unit-secret");
+    const auto forged = hs256(claims, "other-secret");
+
+    for (int i = 0; i < 2; ++i) {
+        auto p = auth.authenticate_publisher(with_bearer(good));
+        ASSERT_TRUE(p) << p.error().message;
+        EXPECT_EQ(p->tenant, "acme");
+        EXPECT_TRUE(p->rights.push);
+        EXPECT_FALSE(p->rights.broadcast);
+        auto f = auth.authenticate_publisher(with_bearer(forged));
+        ASSERT_FALSE(f);
+        EXPECT_EQ(f.error().code, errc::unauthorized);
+    }
+}
+
+TEST(AuthenticatorTest, AnExpiredTokenIsRefusedEvenOnceVerified) {
+    auth_options o;
+    o.subscriber_mode = "jwt";
+    o.subscriber_jwt.alg = "HS256";
+    o.subscriber_jwt.secret = "unit-secret";
+    authenticator auth(o);
+    ASSERT_TRUE(auth.load());
+    const auto expired = hs256(R"({"sessions":["a"],"exp":1000})", "unit-secret");
+    auto url = boost::urls::parse_origin_form("/events?session=a").value();
+
+    for (int i = 0; i < 2; ++i) {
+        auto g = auth.authenticate_subscriber(with_bearer(expired), url);
+        ASSERT_FALSE(g);
+        EXPECT_NE(g.error().message.find("expired"), std::string::npos);
+    }
 }
 
 } // namespace
