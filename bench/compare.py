@@ -254,10 +254,11 @@ def scenarios(quick):
         "idle-one": ("idle, one channel", lambda p: subscribe(p, n_idle) + ["--settle", "2000"]),
         "idle-own": ("idle, own channels",
                      lambda p: subscribe(p, n_idle, own=True) + ["--settle", "2000"]),
+        # Four publishers, so that the rate holds while an answer is slow.
         "fanout-1k": ("fan-out 1k x 100/s", lambda p: subscribe(p, n_1k) + publish(
-            p, "--rate", "100", "--duration", str(seconds * 1000))),
+            p, "--rate", "100", "--publishers", "4", "--duration", str(seconds * 1000))),
         "fanout-10k": ("fan-out 10k x 10/s", lambda p: subscribe(p, n_10k) + publish(
-            p, "--rate", "10", "--duration", str(seconds * 1000))),
+            p, "--rate", "10", "--publishers", "4", "--duration", str(seconds * 1000))),
         "burst": ("bursts of 10, 1k subs", lambda p: subscribe(p, n_1k) + publish(
             p, "--rate", "100", "--burst", "10", "--publishers", "10",
             "--duration", str(seconds * 1000))),
