@@ -22,7 +22,7 @@ struct namespace_id {
     bool operator==(const namespace_id&) const = default;
 };
 
-/// `digipair/reasoning`, or `-` for the default namespace; for logs only.
+/// `[tenant:]digipair/reasoning`, or `default` for the default namespace; for logs and messages.
 std::string to_string(const namespace_id& ns);
 
 struct namespace_hash {

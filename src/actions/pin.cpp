@@ -671,7 +671,7 @@ result<std::vector<pin>> parse_document(const json::value& document, const pin_l
         return pins;
     }
     if (!document.is_array()) {
-        return type_error(document, "a pin object or an array of pins", {});
+        return type_error(document, "a pin object or an array of pins", "body");
     }
 
     // Every pin is checked before the caller runs any of them (F04).

@@ -36,7 +36,7 @@ void throw_exception_from_error(const error& e, const boost::source_location&) {
 
 std::string to_string(const namespace_id& ns) {
     if (ns.digipair.empty() && ns.reasoning.empty() && ns.tenant.empty()) {
-        return "-";
+        return "default";
     }
     std::string out;
     if (!ns.tenant.empty()) {

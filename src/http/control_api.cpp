@@ -418,6 +418,12 @@ response channels_route(server& srv, request& req, const namespace_id& ns,
 
 response control_route(server& srv, request& req, const boost::urls::url_view& url,
                        const std::vector<std::string>& seg) {
+    // Probes and metrics are read-only.
+    const bool probe =
+        seg.size() == 1 && (seg[0] == "healthz" || seg[0] == "readyz" || seg[0] == "metrics");
+    if (probe && req.method() != verb::get) {
+        return not_allowed(req, "GET");
+    }
     if (seg.size() == 1 && seg[0] == "healthz") {
         return json_response(req, beast_http::status::ok, json::object{{"status", "ok"}});
     }

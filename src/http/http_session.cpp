@@ -12,6 +12,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/json/parse.hpp>
 #include <random>
 
 namespace ssehub::http {
@@ -20,6 +21,24 @@ namespace beast = boost::beast;
 namespace beast_http = boost::beast::http;
 
 namespace {
+
+// `code=... path=...: message` of a JSON error body, for the one log line of a refusal; the
+// body is ours (error_response), so anything else only means there is nothing to add.
+std::string describe_refusal(std::string_view body) {
+    boost::system::error_code ec;
+    auto doc = boost::json::parse(body, ec);
+    const auto* err = ec                ? nullptr
+                      : doc.is_object() ? doc.as_object().if_contains("error")
+                                        : nullptr;
+    if (err == nullptr || !err->is_object()) {
+        return {};
+    }
+    auto field = [&](std::string_view key) -> std::string {
+        const auto* v = err->as_object().if_contains(key);
+        return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string{};
+    };
+    return " code=" + field("code") + " path=" + field("path") + ": " + field("message");
+}
 
 // Retry-After for a refusal at a limit: 5 s spread by ±20 %, so refused clients do not
 // come back in step (F22).
@@ -143,9 +162,10 @@ void http_session::handle(request& req) {
             beast_http::to_status_class(res->result()) == beast_http::status_class::server_error) {
             server_.stats().errors.fetch_add(1, std::memory_order_relaxed);
             count_refusal(server_.stats(), res->result_int());
-            core::logger("http")->info("request refused remote={} method={} target={} status={}",
+            core::logger("http")->info("request refused remote={} method={} target={} status={}{}",
                                        remote_, std::string(req.method_string()),
-                                       redact_target(req.target()), res->result_int());
+                                       redact_target(req.target()), res->result_int(),
+                                       describe_refusal(res->body()));
         }
         const bool close_after = !res->keep_alive();
         send(std::move(*res), close_after);

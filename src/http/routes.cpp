@@ -2,6 +2,7 @@
 #include "http/routes.hpp"
 
 #include "core/log.hpp"
+#include "core/validate.hpp"
 #include "http/error_response.hpp"
 #include "http/server.hpp"
 
@@ -11,6 +12,7 @@
 #include <boost/beast/version.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/stream_parser.hpp>
 #include <boost/url/parse.hpp>
 
 namespace ssehub::http {
@@ -60,13 +62,20 @@ response error_response(const request& req, const error& e) {
 result<boost::json::value> parse_json_body(std::string_view body, std::string path) {
     boost::json::parse_options opts;
     opts.max_depth = max_json_depth;
+    boost::json::stream_parser parser({}, opts);
     boost::system::error_code ec;
-    auto value = boost::json::parse(body, ec, {}, opts);
+    const std::size_t used = parser.write(body.data(), body.size(), ec);
+    if (!ec) {
+        parser.finish(ec);
+    }
     if (ec) {
-        return make_error(errc::bad_request, "the body is not valid JSON: " + ec.message(),
+        // Say where, and say it plainly when the bytes are not text at all.
+        const auto why = core::is_valid_utf8(body) ? ec.message() : "it is not valid UTF-8";
+        return make_error(errc::bad_request,
+                          "the body is not valid JSON at byte " + std::to_string(used) + ": " + why,
                           std::move(path));
     }
-    return value;
+    return parser.release();
 }
 
 std::vector<std::string> path_segments(const boost::urls::url_view& url) {

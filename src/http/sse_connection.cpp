@@ -83,11 +83,15 @@ void sse_connection::start(asio::ip::tcp::socket socket, connection_limiter::slo
             "Content-Type: text/event-stream\r\n"
             "Cache-Control: private, no-cache, no-store, no-transform, must-revalidate, "
             "max-age=0\r\n"
-            "Connection: keep-alive\r\n"
             "Pragma: no-cache\r\n"
             "X-Accel-Buffering: no\r\n";
+
+    // HTTP/1.1 frames the endless body in chunks and keeps the connection, as the skill's
+    // headers say; an HTTP/1.0 client gets a body that ends when the connection closes.
     if (chunked_) {
-        head_ += "Transfer-Encoding: chunked\r\n";
+        head_ += "Connection: keep-alive\r\nTransfer-Encoding: chunked\r\n";
+    } else {
+        head_ += "Connection: close\r\n";
     }
     head_ += extra_headers;
     head_ += "\r\n";

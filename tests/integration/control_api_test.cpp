@@ -448,5 +448,55 @@ TEST_F(FanOutTest, EverySubscriberGetsEveryBroadcast) {
     EXPECT_FALSE(other->next_event(after(300ms))) << "another namespace got the broadcast";
 }
 
+// Probes and metrics are read-only; another method is refused, as on every other route.
+TEST_F(ControlApiTest, ProbesAndMetricsRefuseOtherMethods) {
+    for (const char* target : {"/healthz", "/readyz", "/metrics"}) {
+        for (const char* method : {"POST", "DELETE", "PUT"}) {
+            http_response r = http_request(hub(), method, target);
+            EXPECT_TRUE(is_json_error(r, 405)) << method << " " << target << ": " << r.body;
+            EXPECT_EQ(r.header("Allow"), "GET") << method << " " << target;
+        }
+        EXPECT_EQ(http_request(hub(), "GET", target).status, 200) << target;
+    }
+}
+
+// A body that is JSON but no pin, or no JSON at all, is refused with the body as its path
+// and a reason a person can act on.
+TEST_F(ControlApiTest, BodiesThatAreNoPinsSayWhy) {
+    http_response number = http_request(hub(), "POST", "/api/v1/actions", "42");
+    ASSERT_TRUE(is_json_error(number, 400)) << number.body;
+    EXPECT_EQ(number.json().at("error").at("path"), "body") << number.body;
+
+    http_response binary =
+        http_request(hub(), "POST", "/api/v1/sessions/s/messages", "{\"message\":\"\xff\"}");
+    ASSERT_TRUE(is_json_error(binary, 400)) << binary.body;
+    EXPECT_EQ(binary.json().at("error").at("path"), "body") << binary.body;
+    EXPECT_NE(binary.body.find("not valid UTF-8"), std::string::npos) << binary.body;
+
+    http_response cut = http_request(hub(), "POST", "/api/v1/actions", R"({"library":)");
+    ASSERT_TRUE(is_json_error(cut, 400)) << cut.body;
+    EXPECT_NE(cut.body.find("at byte 11"), std::string::npos) << cut.body;
+}
+
+// 1e999 parses as infinity and would be written `data:Infinity`, which no client parses.
+TEST_F(ControlApiTest, NumbersTooLargeForJsonAreRefusedOnEveryRoute) {
+    auto stream = subscribe("/events?session=big");
+    http_response rest = rest_push("big", R"({"n":[1,1e999]})");
+    ASSERT_TRUE(is_json_error(rest, 400)) << rest.body;
+    EXPECT_EQ(rest.json().at("error").at("path"), "message.n[1]") << rest.body;
+    http_response all =
+        http_request(hub(), "POST", "/api/v1/channels/c/messages", R"({"message":-1e999})");
+    EXPECT_TRUE(is_json_error(all, 400)) << all.body;
+    http_response pinned = http_request(
+        hub(), "POST", "/api/v1/actions",
+        R"({"library":"@digipair/skill-sse","element":"push","properties":{"id":"big","message":1e999}})");
+    EXPECT_TRUE(is_json_error(pinned, 400)) << pinned.body;
+
+    ASSERT_EQ(rest_push("big", R"({"n":1})").status, 200);
+    auto event = stream->next_event(after(5s));
+    ASSERT_TRUE(event) << stream->body();
+    EXPECT_TRUE(is_event(*event, "message", R"({"n":1})")) << "a refused message got through";
+}
+
 } // namespace
 } // namespace ssehub::test

@@ -135,6 +135,26 @@ INSTANTIATE_TEST_SUITE_P(
 
 class StreamSettingsTest : public hub_test {};
 
+// HTTP/1.0 has no chunked framing: the body ends when the connection closes, and the head
+// says so instead of promising a kept-alive connection.
+TEST_F(StreamSettingsTest, AnHttp10StreamEndsWithItsConnection) {
+    start();
+    tcp_client client(hub().host(), hub().port());
+    ASSERT_TRUE(client.send("GET /dp/r?session=h10 HTTP/1.0\r\nHost: x\r\n\r\n"));
+    ASSERT_NE(client.read_until("retry:", after(5s)), std::string::npos) << client.received();
+    const std::string head = client.received().substr(0, client.received().find("\r\n\r\n"));
+    EXPECT_NE(head.find("\r\nConnection: close"), std::string::npos) << head;
+    EXPECT_EQ(head.find("keep-alive"), std::string::npos) << head;
+    EXPECT_EQ(head.find("Transfer-Encoding"), std::string::npos) << head;
+
+    ASSERT_EQ(http_request(hub(), "POST", "/api/v1/sessions/h10/messages?digipair=dp&reasoning=r",
+                           R"({"message":{"v":10}})")
+                  .status,
+              200);
+    EXPECT_NE(client.read_until("data:{\"v\":10}\n\n", after(5s)), std::string::npos)
+        << client.received();
+}
+
 // F23 A: the configured retry is written as whole milliseconds.
 TEST_F(StreamSettingsTest, RetryFollowsConfiguration) {
     start({"--stream-retry", "500ms"});
