@@ -105,12 +105,40 @@ error at_pin(error e, std::string_view element, const std::string& pin_path) {
     return e;
 }
 
+// The context of an action, as a webhook's default body sees it: the reason, the session
+// and, for a channel's action, the channel. Empty for a pin of a request.
+json::object action_context(const end_scope* end) {
+    if (end == nullptr) {
+        return {};
+    }
+    const auto& s = end->session;
+    json::array channels;
+    for (const auto& c : s.channels) {
+        channels.emplace_back(c);
+    }
+    json::object out{
+        {"reason", to_string(s.reason)},
+        {"session",
+         json::object{
+             {"id", s.id},
+             {"namespace",
+              json::object{{"digipair", s.ns.digipair}, {"reasoning", s.ns.reasoning}}},
+             {"channels", std::move(channels)},
+             {"connectedMs", s.connected_for.count()},
+         }},
+    };
+    if (end->channel != nullptr) {
+        out["channel"] = json::object{{"id", *end->channel}};
+    }
+    return out;
+}
+
 // Runs one checked pin against the hub and builds its result (DESIGN.md section 2).
 class pin_runner {
 public:
     pin_runner(hub& target, const std::string& path, const namespace_id& default_ns,
-               const end_scope* end)
-        : hub_(target), path_(path), default_ns_(default_ns), end_(end) {}
+               const end_scope* end, webhook_sender* webhooks)
+        : hub_(target), path_(path), default_ns_(default_ns), end_(end), webhooks_(webhooks) {}
 
     result<json::value> operator()(register_session_pin& p) const {
         auto r = hub_.register_session(p.ns.resolve(default_ns_), p.id, std::move(p.disconnected));
@@ -242,18 +270,38 @@ public:
         return json::object{{"delivered", delivered}, {"channels", s.channels.size()}};
     }
 
+    result<json::value> operator()(webhook_pin& p) const {
+        if (webhooks_ == nullptr) {
+            return make_error(errc::internal, "webhooks are not available here", path_);
+        }
+
+        // Queued, not awaited: a slow receiver never holds up the actions behind it.
+        std::string body = json::serialize(p.body ? *p.body : action_context(end_));
+        std::string what = "action=" + path_;
+        if (end_ != nullptr) {
+            what = "session=" + end_->session.id +
+                   (end_->channel != nullptr ? " channel=" + *end_->channel : "") + " " + what;
+        }
+        if (!webhooks_->post(p.url, std::move(body), std::move(what))) {
+            return make_error(errc::limit_exceeded, "the webhook queue is full", path_);
+        }
+        return json::object{{"queued", true}};
+    }
+
 private:
     hub& hub_;
     const std::string& path_;
     const namespace_id& default_ns_;
     const end_scope* end_;
+    webhook_sender* webhooks_;
 };
 
 // Exceptions stop at the pin that threw (fix 4): the caller gets an error with its path.
 result<json::value> run_guarded(hub& target, pin& p, const std::string& path,
-                                const namespace_id& default_ns, const end_scope* end) {
+                                const namespace_id& default_ns, const end_scope* end,
+                                webhook_sender* webhooks) {
     try {
-        return std::visit(pin_runner(target, path, default_ns, end), p);
+        return std::visit(pin_runner(target, path, default_ns, end, webhooks), p);
     } catch (const std::exception& ex) {
         return make_error(errc::internal, std::string("the action threw: ") + ex.what(), path);
     } catch (...) {
@@ -263,14 +311,22 @@ result<json::value> run_guarded(hub& target, pin& p, const std::string& path,
 
 } // namespace
 
-engine::engine(hub& target, engine_options options) : hub_(target), options_(options) {}
+engine::engine(hub& target, engine_options options)
+    : hub_(target), options_(std::move(options)),
+      webhooks_(std::make_unique<webhook_sender>(io_, options_.webhooks)) {}
+
+pin_limits engine::limits() const {
+    auto out = pin_limits::from(hub_.options());
+    out.webhook_allow = options_.webhooks.allow;
+    return out;
+}
 
 engine::~engine() {
     stop();
 }
 
 result<json::value> engine::execute(const json::value& document, const namespace_id& default_ns) {
-    auto pins = parse_document(document, pin_limits::from(hub_.options()));
+    auto pins = parse_document(document, limits());
     if (!pins) {
         return pins.error();
     }
@@ -280,7 +336,7 @@ result<json::value> engine::execute(const json::value& document, const namespace
     results.reserve(pins->size());
     for (std::size_t i = 0; i < pins->size(); ++i) {
         const auto path = many ? path_index({}, i) : std::string();
-        auto r = run_guarded(hub_, (*pins)[i], path, default_ns, nullptr);
+        auto r = run_guarded(hub_, (*pins)[i], path, default_ns, nullptr, webhooks_.get());
         if (!r) {
             // Validation was all or nothing; execution is not, so say what already ran.
             auto e = std::move(r).error();
@@ -420,7 +476,7 @@ void engine::run_list(const ended_session& s, const json::value& list, const std
     // values can still break a limit (an id grown too long), so each is parsed again here.
     const template_context context{s.id, channel != nullptr ? std::string_view(*channel) : "",
                                    to_string(s.reason)};
-    const parse_options options{pin_limits::from(hub_.options()), pin_scope::session_end, context};
+    const parse_options options{limits(), pin_scope::session_end, context};
     const end_scope end{s, channel};
 
     const auto& pins = list.get_array();
@@ -434,7 +490,8 @@ void engine::run_list(const ended_session& s, const json::value& list, const std
         result<json::value> r = make_error(errc::internal, "not run", path);
         try {
             auto p = parse_pin(pins[i], path, options);
-            r = p ? run_guarded(hub_, *p, path, s.ns, &end) : result<json::value>(p.error());
+            r = p ? run_guarded(hub_, *p, path, s.ns, &end, webhooks_.get())
+                  : result<json::value>(p.error());
         } catch (const std::exception& ex) {
             r = make_error(errc::internal, std::string("the action threw: ") + ex.what(), path);
         }

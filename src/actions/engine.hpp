@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "actions/pin.hpp"
+#include "actions/webhook.hpp"
+
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -9,6 +12,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <ssehub/error.hpp>
@@ -25,6 +29,9 @@ struct engine_options {
 
     /// How long stop() lets pending runs finish before it drops the rest.
     std::chrono::milliseconds stop_deadline{10'000};
+
+    /// The `webhook` action's allow-list and bounds; its calls run on the engine's thread.
+    webhook_options webhooks;
 };
 
 /// Counters of the `disconnected` runner, read by /metrics. Relaxed atomics: exact totals,
@@ -88,6 +95,8 @@ public:
 
     const engine_stats& stats() const noexcept { return stats_; }
 
+    const actions::webhook_stats& webhooks() const noexcept { return webhooks_->stats(); }
+
 private:
     enum class state { idle, running, stopping, stopped };
 
@@ -95,6 +104,7 @@ private:
     void run_list(const ended_session& s, const boost::json::value& list,
                   const std::string* channel);
     void count_drop(const ended_session& s, const char* why);
+    pin_limits limits() const;
 
     hub& hub_;
     engine_options options_;
@@ -103,6 +113,9 @@ private:
     boost::asio::io_context io_{1};
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
     std::thread thread_;
+
+    // After io_: destroyed first, while the io_context still owns the handlers of its calls.
+    std::unique_ptr<webhook_sender> webhooks_;
 
     // Guards state_ and finished_, so that a run is never queued after stop() has counted
     // what is left.

@@ -2,6 +2,7 @@
 #include "actions/pin.hpp"
 
 #include "actions/path.hpp"
+#include "actions/webhook.hpp"
 #include "core/validate.hpp"
 
 #include <algorithm>
@@ -429,13 +430,37 @@ result<pin> pin_parser::parse_native(std::string_view element, const json::objec
     }
 
     if (element == "webhook") {
-        return make_error(errc::bad_request,
-                          "the webhook action is not available in this build (not supported yet)",
-                          element_path);
+        if (auto r = check_keys(props, {"url", "body"}, element, path); !r) {
+            return r.error();
+        }
+        const auto url_path = path_key(path, "url");
+        auto url = string_property(props, "url", path);
+        if (!url) {
+            return url.error();
+        }
+        if (!*url) {
+            return missing(url_path);
+        }
+        if (auto r = check_webhook_url(**url, options_.limits.webhook_allow, url_path); !r) {
+            return r.error();
+        }
+        webhook_pin out{std::move(**url), std::nullopt};
+        if (const auto* body = props.if_contains("body"); body != nullptr && !body->is_null()) {
+            const auto body_path = path_key(path, "body");
+            if (auto r = check_text(*body, body_path); !r) {
+                return r.error();
+            }
+            auto rendered = render_json(*body, options_.context, body_path);
+            if (!rendered) {
+                return rendered.error();
+            }
+            out.body = std::move(*rendered);
+        }
+        return out;
     }
 
     return make_error(errc::bad_request,
-                      "unknown element " + quoted(element) + " of ssehub (log or close)",
+                      "unknown element " + quoted(element) + " of ssehub (log, webhook or close)",
                       element_path);
 }
 
@@ -647,6 +672,8 @@ std::string_view pin_name(const pin& p) noexcept {
         std::string_view operator()(const close_pin&) const { return "close"; }
 
         std::string_view operator()(const notify_pin&) const { return "notify"; }
+
+        std::string_view operator()(const webhook_pin&) const { return "webhook"; }
     };
 
     return std::visit(namer{}, p);

@@ -322,11 +322,6 @@ TEST(ParseDocumentTest, RefusesUnknownLibrariesAndElements) {
     e = refused(R"({"library":"ssehub","element":"exec"})");
     EXPECT_EQ(e.path, "element");
 
-    e = refused(R"({"library":"ssehub","element":"webhook","properties":{"url":"http://x"}})");
-    EXPECT_EQ(e.code, errc::bad_request);
-    EXPECT_EQ(e.path, "element");
-    EXPECT_NE(e.message.find("not available in this build"), std::string::npos) << e.message;
-
     e = refused(R"({"type":"email","message":"m"})");
     EXPECT_EQ(e.path, "type");
 
@@ -466,6 +461,77 @@ TEST(ParseDocumentTest, RefusesInvalidUtf8InAMessageBuiltInCode) {
     EXPECT_EQ(e.path, "properties");
 
     EXPECT_EQ(parsed(skill("push", {{"id", "s"}, {"message", "\xf0\x9f\x98\x80"}})).size(), 1u);
+}
+
+pin_limits allowing(std::vector<std::string> prefixes) {
+    pin_limits l;
+    l.webhook_allow = std::move(prefixes);
+    return l;
+}
+
+TEST(WebhookPinTest, AcceptsAUrlUnderAnAllowedPrefixWithOrWithoutBody) {
+    auto r = parse_document(json::parse(R"([{"library":"ssehub","element":"webhook",)"
+                                        R"("properties":{"url":"http://127.0.0.1:9000/left"}},)"
+                                        R"({"library":"ssehub","element":"webhook",)"
+                                        R"("properties":{"url":"http://127.0.0.1:9000/b",)"
+                                        R"("body":{"k":"NOEVAL:{{x}}"}}}])"),
+                            allowing({"http://127.0.0.1:9000/"}));
+    ASSERT_TRUE(r) << r.error().path << ": " << r.error().message;
+    ASSERT_EQ(r->size(), 2u);
+    const auto& first = std::get<webhook_pin>((*r)[0]);
+    EXPECT_EQ(first.url, "http://127.0.0.1:9000/left");
+    EXPECT_FALSE(first.body.has_value());
+    EXPECT_EQ(std::get<webhook_pin>((*r)[1]).body, json::parse(R"({"k":"{{x}}"})"));
+}
+
+// The allow-list decides at registration, and the error names the offending property
+// with its full path (DESIGN.md section 5).
+TEST(WebhookPinTest, RefusesAUrlOutsideTheAllowListAtItsPath) {
+    const auto limits = allowing({"http://127.0.0.1:9000/hooks/"});
+    const auto doc = json::parse(R"({"library":"@digipair/skill-sse","element":"registerSession",)"
+                                 R"("properties":{"id":"s","disconnected":[{"type":"log",)"
+                                 R"("message":"a"},{"library":"ssehub","element":"webhook",)"
+                                 R"("properties":{"url":"http://127.0.0.1:9000/other"}}]}})");
+    auto r = parse_document(doc, limits);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, errc::forbidden);
+    EXPECT_EQ(r.error().path, "properties.disconnected[1].properties.url");
+
+    auto checked = check_disconnected(json::parse(R"([{"library":"ssehub","element":"webhook",)"
+                                                  R"("properties":{"url":"http://10.0.0.1/"}}])"),
+                                      "disconnected", {});
+    ASSERT_FALSE(checked);
+    EXPECT_EQ(checked.error().path, "disconnected[0].properties.url");
+    EXPECT_NE(checked.error().message.find("webhooks.allow"), std::string::npos)
+        << checked.error().message;
+}
+
+TEST(WebhookPinTest, RefusesMissingUrlsOtherSchemesAndUnknownProperties) {
+    const auto limits = allowing({"http://127.0.0.1:9000/", "https://127.0.0.1:9443/"});
+    auto e = parse_document(json::parse(R"({"library":"ssehub","element":"webhook"})"), limits);
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().path, "properties.url");
+
+    e = parse_document(json::parse(R"({"library":"ssehub","element":"webhook",)"
+                                   R"("properties":{"url":"https://127.0.0.1:9443/x"}})"),
+                       limits);
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().path, "properties.url");
+
+    e = parse_document(
+        json::parse(R"({"library":"ssehub","element":"webhook",)"
+                    R"("properties":{"url":"http://127.0.0.1:9000/","method":"GET"}})"),
+        limits);
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().path, "properties.method");
+
+    // A template in the body is checked like any other.
+    e = parse_document(json::parse(R"({"library":"ssehub","element":"webhook",)"
+                                   R"("properties":{"url":"http://127.0.0.1:9000/",)"
+                                   R"("body":{"a":["{{session.id}}"]}}})"),
+                       limits);
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().path, "properties.body.a[0]");
 }
 
 TEST(ParseDocumentTest, RefusesAMessageOverTheLimit) {
