@@ -102,6 +102,10 @@ int serve(const config& cfg) {
         return 2;
     }
     const auto files = file_limit();
+
+    // Caught from here on, before the `listening` line that tells a supervisor (or a test)
+    // it may signal us: a SIGTERM right after it must not find the default action.
+    auto signals = std::make_unique<asio::signal_set>(*contexts[0], SIGINT, SIGTERM);
     engine->start();
     srv->start();
     log->info("listening address={}:{} threads={} broker={} grace={}ms file_limit={}",
@@ -117,7 +121,6 @@ int serve(const config& cfg) {
 
     // SIGINT / SIGTERM: stop accepting, end every stream with a retry hint, run the
     // disconnect actions (reason shutdown), then stop once all is drained or at the deadline.
-    auto signals = std::make_unique<asio::signal_set>(*contexts[0], SIGINT, SIGTERM);
     auto drain_timer = std::make_unique<asio::steady_timer>(*contexts[0]);
     clock::time_point stop_at{};
     std::function<void()> wait_drained;

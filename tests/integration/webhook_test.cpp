@@ -6,13 +6,18 @@
 
 #include "harness.hpp"
 
+#include <arpa/inet.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json.hpp>
+#include <iostream>
+#include <netinet/in.h>
 #include <set>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace ssehub::test {
 namespace {
@@ -410,6 +415,95 @@ TEST_F(WebhookTest, AUrlOutsideTheAllowListIsRefusedAtRegistration) {
     EXPECT_TRUE(is_json_error(response, 403, "[1].properties.disconnected[1].properties.url"));
     EXPECT_EQ(http_request(hub(), "GET", "/api/v1/sessions").json().at("sessions"), json::array{})
         << "nothing of the refused document ran";
+}
+
+/// A bare stream client: one socket, connected and subscribed, with no io_context of its
+/// own, so a test can hold a thousand of them. Returns -1 on failure.
+int open_stream(const server_process& hub, const std::string& target) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    timeval timeout{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(hub.port());
+    ::inet_pton(AF_INET, hub.host().c_str(), &to.sin_addr);
+    const std::string request = "GET " + target + " HTTP/1.1\r\nHost: hub\r\n\r\n";
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0 ||
+        ::send(fd, request.data(), request.size(), 0) != static_cast<ssize_t>(request.size())) {
+        ::close(fd);
+        return -1;
+    }
+
+    // The stream is open once its `retry:` hint arrived.
+    std::string got;
+    char buffer[1024];
+    while (got.find("retry:") == std::string::npos) {
+        const auto n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) {
+            ::close(fd);
+            return -1;
+        }
+        got.append(buffer, static_cast<std::size_t>(n));
+    }
+    return fd;
+}
+
+// 1,000 clients that leave at once: 1,000 session runs and 1,000 runs of the channel's
+// action, nothing lost, and no session or channel left behind.
+TEST_F(WebhookTest, AThousandClientsLeavingAtOnceRunEveryActionOnce) {
+    constexpr std::size_t clients = 1000;
+    receiver r;
+    start_with(r);
+    declare_room(r);
+
+    std::vector<int> fds;
+    json::array declarations;
+    const json::value body{{"session", "{{session.id}}"}, {"reason", "{{reason}}"}};
+    for (std::size_t i = 0; i < clients; ++i) {
+        const auto id = "z" + std::to_string(i);
+        const int fd = open_stream(hub(), "/events?session=" + id + "&channel=room");
+        ASSERT_GE(fd, 0) << "client " << i << " could not subscribe";
+        fds.push_back(fd);
+        declarations.push_back(register_session(id, {webhook(r.url("/session"), body)}));
+    }
+    ASSERT_EQ(actions(declarations).status, 200);
+    ASSERT_EQ(wait_metric(hub(), "streams", clients, after(10s)), static_cast<long long>(clients));
+
+    const auto closing = clock::now();
+    for (const int fd : fds) {
+        ::close(fd);
+    }
+    const auto calls = r.wait_for(2 * clients, after(60s));
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - closing);
+    std::cout << "[ measure  ] " << clients << " disconnects -> " << calls.size()
+              << " webhook calls in " << took.count() << " ms\n";
+
+    std::multiset<std::string> sessions;
+    std::size_t room = 0;
+    for (const auto& c : calls) {
+        if (c.target == "/session") {
+            sessions.insert(std::string(c.json().at("session").as_string()));
+            EXPECT_EQ(c.json().at("reason"), "client_closed");
+        } else if (c.target == "/room") {
+            ++room;
+        }
+    }
+    EXPECT_EQ(sessions.size(), clients);
+    EXPECT_EQ(std::set<std::string>(sessions.begin(), sessions.end()).size(), clients)
+        << "each session ran once";
+    EXPECT_EQ(room, clients) << "the channel's action ran once per member";
+    EXPECT_EQ(wait_metric(hub(), "action_runs_total", clients, after(10s)),
+              static_cast<long long>(clients));
+    EXPECT_EQ(metric(hub(), "action_failures_total"), 0);
+    EXPECT_EQ(metric(hub(), "sessions"), 0);
+    EXPECT_EQ(metric(hub(), "channels"), 0);
+    EXPECT_EQ(metric(hub(), "streams"), 0);
+    EXPECT_EQ(http_request(hub(), "GET", "/api/v1/sessions").json().at("sessions"), json::array{});
+    EXPECT_EQ(http_request(hub(), "GET", "/api/v1/channels").json().at("channels"), json::array{});
+    EXPECT_EQ(wait_metric(hub(), "webhooks_queued", 0, after(10s)), 0);
 }
 
 } // namespace
