@@ -137,8 +137,9 @@ json::object action_context(const end_scope* end) {
 class pin_runner {
 public:
     pin_runner(hub& target, const std::string& path, const namespace_id& default_ns,
-               const end_scope* end, webhook_sender* webhooks)
-        : hub_(target), path_(path), default_ns_(default_ns), end_(end), webhooks_(webhooks) {}
+               const end_scope* end, webhook_sender* webhooks, const std::string* forward_url)
+        : hub_(target), path_(path), default_ns_(default_ns), end_(end), webhooks_(webhooks),
+          forward_url_(forward_url) {}
 
     result<json::value> operator()(register_session_pin& p) const {
         auto r = hub_.register_session(p.ns.resolve(default_ns_), p.id, std::move(p.disconnected));
@@ -277,31 +278,52 @@ public:
 
         // Queued, not awaited: a slow receiver never holds up the actions behind it.
         std::string body = json::serialize(p.body ? *p.body : action_context(end_));
-        std::string what = "action=" + path_;
-        if (end_ != nullptr) {
-            what = "session=" + end_->session.id +
-                   (end_->channel != nullptr ? " channel=" + *end_->channel : "") + " " + what;
-        }
-        if (!webhooks_->post(p.url, std::move(body), std::move(what))) {
+        if (!webhooks_->post(p.url, std::move(body), describe({}))) {
             return make_error(errc::limit_exceeded, "the webhook queue is full", path_);
         }
         return json::object{{"queued", true}};
     }
 
+    result<json::value> operator()(forward_pin& p) const {
+        if (webhooks_ == nullptr || forward_url_ == nullptr || forward_url_->empty()) {
+            return make_error(errc::internal, "actions.forward_url is not set", path_);
+        }
+        json::object body{{"pin", std::move(p.document)}, {"context", action_context(end_)}};
+        if (!webhooks_->post(*forward_url_, json::serialize(body), describe("forward"))) {
+            return make_error(errc::limit_exceeded, "the webhook queue is full", path_);
+        }
+        return json::object{{"forwarded", true}};
+    }
+
 private:
+    // Names the action in the sender's log lines.
+    std::string describe(std::string_view what) const {
+        std::string out;
+        if (end_ != nullptr) {
+            out = "session=" + end_->session.id +
+                  (end_->channel != nullptr ? " channel=" + *end_->channel : "") + " ";
+        }
+        out += "action=" + path_;
+        if (!what.empty()) {
+            out += " (" + std::string(what) + ")";
+        }
+        return out;
+    }
+
     hub& hub_;
     const std::string& path_;
     const namespace_id& default_ns_;
     const end_scope* end_;
     webhook_sender* webhooks_;
+    const std::string* forward_url_;
 };
 
 // Exceptions stop at the pin that threw (fix 4): the caller gets an error with its path.
 result<json::value> run_guarded(hub& target, pin& p, const std::string& path,
                                 const namespace_id& default_ns, const end_scope* end,
-                                webhook_sender* webhooks) {
+                                webhook_sender* webhooks, const std::string* forward_url) {
     try {
-        return std::visit(pin_runner(target, path, default_ns, end, webhooks), p);
+        return std::visit(pin_runner(target, path, default_ns, end, webhooks, forward_url), p);
     } catch (const std::exception& ex) {
         return make_error(errc::internal, std::string("the action threw: ") + ex.what(), path);
     } catch (...) {
@@ -318,6 +340,7 @@ engine::engine(hub& target, engine_options options)
 pin_limits engine::limits() const {
     auto out = pin_limits::from(hub_.options());
     out.webhook_allow = options_.webhooks.allow;
+    out.forward = !options_.forward_url.empty();
     return out;
 }
 
@@ -336,7 +359,8 @@ result<json::value> engine::execute(const json::value& document, const namespace
     results.reserve(pins->size());
     for (std::size_t i = 0; i < pins->size(); ++i) {
         const auto path = many ? path_index({}, i) : std::string();
-        auto r = run_guarded(hub_, (*pins)[i], path, default_ns, nullptr, webhooks_.get());
+        auto r = run_guarded(hub_, (*pins)[i], path, default_ns, nullptr, webhooks_.get(),
+                             &options_.forward_url);
         if (!r) {
             // Validation was all or nothing; execution is not, so say what already ran.
             auto e = std::move(r).error();
@@ -490,7 +514,7 @@ void engine::run_list(const ended_session& s, const json::value& list, const std
         result<json::value> r = make_error(errc::internal, "not run", path);
         try {
             auto p = parse_pin(pins[i], path, options);
-            r = p ? run_guarded(hub_, *p, path, s.ns, &end, webhooks_.get())
+            r = p ? run_guarded(hub_, *p, path, s.ns, &end, webhooks_.get(), &options_.forward_url)
                   : result<json::value>(p.error());
         } catch (const std::exception& ex) {
             r = make_error(errc::internal, std::string("the action threw: ") + ex.what(), path);

@@ -32,6 +32,10 @@ struct engine_options {
 
     /// The `webhook` action's allow-list and bounds; its calls run on the engine's thread.
     webhook_options webhooks;
+
+    /// actions.forward_url: where pins of other libraries are POSTed as `{pin, context}`,
+    /// through the webhook queue; empty refuses them at registration.
+    std::string forward_url;
 };
 
 /// Counters of the `disconnected` runner, read by /metrics. Relaxed atomics: exact totals,

@@ -238,10 +238,17 @@ result<pin> pin_parser::parse(const json::value& value, const std::string& path)
     if (lib == native_library) {
         return parse_native(elem, *props, props_path, element_path);
     }
+    if (options_.limits.forward) {
+        // Kept as written: the engine it goes to renders and checks its own pins.
+        if (auto r = check_text(value, path); !r) {
+            return r.error();
+        }
+        return forward_pin{value};
+    }
     return make_error(errc::bad_request,
                       "library " + quoted(lib) +
-                          " is not available in this build: only @digipair/skill-sse and ssehub "
-                          "run here, and forwarding other libraries is not supported yet",
+                          " is not available here: only @digipair/skill-sse and ssehub run "
+                          "in the hub, and actions.forward_url is not set",
                       library_path);
 }
 
@@ -674,6 +681,8 @@ std::string_view pin_name(const pin& p) noexcept {
         std::string_view operator()(const notify_pin&) const { return "notify"; }
 
         std::string_view operator()(const webhook_pin&) const { return "webhook"; }
+
+        std::string_view operator()(const forward_pin&) const { return "forward"; }
     };
 
     return std::visit(namer{}, p);

@@ -31,9 +31,10 @@ struct pin_limits {
     std::size_t event_length = 64;
     std::size_t message_limit = 1u << 20;   ///< bytes of one message's compact JSON
     std::vector<std::string> webhook_allow; ///< webhooks.allow: URL prefixes a webhook may use
+    bool forward = false; ///< actions.forward_url is set: pins of other libraries are accepted
 
     static pin_limits from(const hub_options& options) {
-        return {options.id_length, options.event_length, options.message_limit, {}};
+        return {options.id_length, options.event_length, options.message_limit, {}, false};
     }
 };
 
@@ -107,8 +108,14 @@ struct webhook_pin {
     std::optional<boost::json::value> body;
 };
 
+/// A pin of another library, kept as written, POSTed as `{pin, context}` to
+/// actions.forward_url (for example a Digipair engine). Only when that URL is set.
+struct forward_pin {
+    boost::json::value document;
+};
+
 using pin = std::variant<register_session_pin, register_channel_pin, push_pin, broadcast_pin,
-                         log_pin, close_pin, notify_pin, webhook_pin>;
+                         log_pin, close_pin, notify_pin, webhook_pin, forward_pin>;
 
 /// The element's name as written in the pin (`registerSession`, `log`, `notify`, ...).
 std::string_view pin_name(const pin& p) noexcept;

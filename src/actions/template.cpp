@@ -29,6 +29,24 @@ bool is_planned(std::string_view name) noexcept {
     return name.starts_with("request.") || name.starts_with("token.");
 }
 
+// A variable name: dotted words of letters, digits, `_` and `-`. Anything else inside the
+// braces (operators, spaces, helpers such as `#if`) is an expression the hub does not
+// evaluate.
+bool is_variable_name(std::string_view name) noexcept {
+    if (name.empty() || name.front() == '.' || name.back() == '.') {
+        return false;
+    }
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        const char c = name[i];
+        const bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '_' || c == '-';
+        if (c == '.' ? name[i - 1] == '.' : !word) {
+            return false;
+        }
+    }
+    return true;
+}
+
 // The value of `name`, or an error naming why it cannot be rendered here.
 result<std::string_view> lookup(std::string_view name, const template_context& context,
                                 const std::string& path) {
@@ -56,6 +74,13 @@ result<std::string_view> lookup(std::string_view name, const template_context& c
         return **v.value;
     }
 
+    if (!is_variable_name(name)) {
+        return make_error(errc::bad_request,
+                          "'{{" + std::string(name) +
+                              "}}' is an expression; the hub renders only variable names such "
+                              "as {{session.id}} (FEEL and CEL are not evaluated here)",
+                          path);
+    }
     if (is_planned(name)) {
         return make_error(errc::bad_request,
                           "template variable '" + std::string(name) + "' is not supported yet",
@@ -70,13 +95,22 @@ result<std::string_view> lookup(std::string_view name, const template_context& c
 } // namespace
 
 bool is_template(std::string_view text) noexcept {
-    return text.starts_with(noeval_prefix) || text.find(open_mark) != std::string_view::npos;
+    return text.starts_with(noeval_prefix) || text.starts_with(feel_prefix) ||
+           text.find(open_mark) != std::string_view::npos;
 }
 
 result<std::string> render(std::string_view text, const template_context& context,
                            const std::string& path) {
     if (text.starts_with(noeval_prefix)) {
         return std::string(text.substr(noeval_prefix.size()));
+    }
+    // Digipair marks a FEEL expression with this prefix; running it as text would send the
+    // expression itself where its value was meant.
+    if (text.starts_with(feel_prefix)) {
+        return make_error(errc::bad_request,
+                          "is a FEEL expression (EVALUATE:), which the hub cannot evaluate; "
+                          "use a {{variable}} template, or NOEVAL: for a literal string",
+                          path);
     }
 
     std::string out;

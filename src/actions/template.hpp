@@ -12,6 +12,9 @@ namespace ssehub::actions {
 /// A string that starts with this is literal: the prefix is removed and nothing is replaced.
 inline constexpr std::string_view noeval_prefix = "NOEVAL:";
 
+/// A string that starts with this is a FEEL expression in Digipair; the hub refuses it.
+inline constexpr std::string_view feel_prefix = "EVALUATE:";
+
 /// The values a template may name. A field left empty (`nullopt`) is not available where the
 /// pin runs: a template naming it is refused, so a mistake shows when the pin is registered
 /// instead of as an empty string when it runs.

@@ -110,6 +110,17 @@ std::string check_url_prefix(std::string_view v) {
     return {};
 }
 
+std::string check_forward_url(std::string_view v) {
+    if (v.empty()) {
+        return {};
+    }
+    auto u = boost::urls::parse_absolute_uri(v);
+    if (!u || u->scheme() != "http" || u->host().empty()) {
+        return "expected an http:// URL";
+    }
+    return {};
+}
+
 // The one option table. Every key of DESIGN.md section 9 that has a field in `config` is a
 // row; the file reader, the environment and the command line all derive from it.
 constexpr std::array options{
@@ -278,6 +289,12 @@ constexpr std::array options{
            .fallback = "",
            .help = "HMAC-SHA256 key of the X-Ssehub-Signature header; none when empty",
            .target = in_config<&config::webhooks_secret>},
+    option{.key = "actions.forward_url",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "http:// URL pins of other libraries are POSTed to as {pin, context}",
+           .target = in_config<&config::actions_forward_url>,
+           .check = check_forward_url},
     option{.key = "broker.url",
            .type = option_type::string,
            .fallback = "memory",

@@ -23,6 +23,7 @@ struct config {
     std::chrono::milliseconds webhooks_timeout{5'000};
     std::size_t webhooks_retries = 3;
     std::string webhooks_secret;
+    std::string actions_forward_url;
 };
 
 } // namespace ssehub::app

@@ -91,6 +91,7 @@ int serve(const config& cfg) {
     engine_options.webhooks.timeout = cfg.webhooks_timeout;
     engine_options.webhooks.retries = cfg.webhooks_retries;
     engine_options.webhooks.secret = cfg.webhooks_secret;
+    engine_options.forward_url = cfg.actions_forward_url;
     auto engine = std::make_unique<actions::engine>(*the_hub, std::move(engine_options));
     the_hub->set_end_handler(
         [e = engine.get()](ended_session s) { e->on_session_end(std::move(s)); });

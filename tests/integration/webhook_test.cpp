@@ -417,6 +417,37 @@ TEST_F(WebhookTest, AUrlOutsideTheAllowListIsRefusedAtRegistration) {
         << "nothing of the refused document ran";
 }
 
+// actions.forward_url: a pin of another library goes there as {pin, context}.
+TEST_F(WebhookTest, PinsOfOtherLibrariesAreForwardedWithTheirContext) {
+    receiver r;
+    start({"--session-grace", "0s", "--actions-forward-url", r.url("/engine")});
+    auto stream = subscribe("/events?session=s1");
+    const json::value other{{"library", "@digipair/skill-web"},
+                            {"element", "page"},
+                            {"properties", {{"title", "{{session.id}}"}}}};
+    ASSERT_EQ(actions(register_session("s1", {other})).status, 200);
+
+    stream->socket().close();
+
+    const auto calls = r.wait_for(1, after(10s));
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(calls[0].target, "/engine");
+    auto body = calls[0].json();
+    ASSERT_TRUE(body.is_object()) << calls[0].body;
+    EXPECT_EQ(body.at("pin"), other) << "the pin goes as written";
+    EXPECT_EQ(without_duration(body.at("context")),
+              json::parse(R"({"reason":"client_closed","session":{"id":"s1",)"
+                          R"("namespace":{"digipair":"","reasoning":""},"channels":[]}})"));
+}
+
+TEST_F(WebhookTest, PinsOfOtherLibrariesAreRefusedWithoutAForwardUrl) {
+    receiver r;
+    start_with(r);
+    auto response = actions(
+        register_session("s1", {{{"library", "@digipair/skill-web"}, {"element", "page"}}}));
+    EXPECT_TRUE(is_json_error(response, 400, "properties.disconnected[0].library"));
+}
+
 /// A bare stream client: one socket, connected and subscribed, with no io_context of its
 /// own, so a test can hold a thousand of them. Returns -1 on failure.
 int open_stream(const server_process& hub, const std::string& target) {

@@ -313,7 +313,7 @@ TEST(ParseDocumentTest, RefusesUnknownLibrariesAndElements) {
     auto e = refused(R"({"library":"@digipair/skill-web","element":"page"})");
     EXPECT_EQ(e.code, errc::bad_request);
     EXPECT_EQ(e.path, "library");
-    EXPECT_NE(e.message.find("not available in this build"), std::string::npos) << e.message;
+    EXPECT_NE(e.message.find("actions.forward_url"), std::string::npos) << e.message;
 
     e = refused(R"([{"library":"@digipair/skill-sse","element":"pushAll"}])");
     EXPECT_EQ(e.code, errc::bad_request);
@@ -532,6 +532,26 @@ TEST(WebhookPinTest, RefusesMissingUrlsOtherSchemesAndUnknownProperties) {
                        limits);
     ASSERT_FALSE(e);
     EXPECT_EQ(e.error().path, "properties.body.a[0]");
+}
+
+// With actions.forward_url set, a pin of another library is kept as written, to be sent
+// on; nested in a disconnected list, too.
+TEST(ForwardPinTest, OtherLibrariesAreAcceptedOnlyWhenForwardingIsOn) {
+    const auto doc = json::parse(R"({"library":"@digipair/skill-sse","element":"registerSession",)"
+                                 R"("properties":{"id":"s","disconnected":[{"library":)"
+                                 R"("@digipair/skill-web","element":"page","properties":)"
+                                 R"({"x":"{{anything}}"}}]}})");
+    auto refused_here = parse_document(doc, limits());
+    ASSERT_FALSE(refused_here);
+    EXPECT_EQ(refused_here.error().path, "properties.disconnected[0].library");
+
+    pin_limits forwarding;
+    forwarding.forward = true;
+    EXPECT_TRUE(parse_document(doc, forwarding));
+    const auto other = json::parse(R"({"library":"@digipair/skill-web","element":"page"})");
+    auto r = parse_document(other, forwarding);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(std::get<forward_pin>(r->front()).document, other);
 }
 
 TEST(ParseDocumentTest, RefusesAMessageOverTheLimit) {

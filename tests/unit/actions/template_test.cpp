@@ -81,6 +81,22 @@ TEST(TemplateTest, RefusesPlannedVariablesAsNotSupportedYet) {
     }
 }
 
+// What the hub cannot evaluate is refused with the path, never sent as text.
+TEST(TemplateTest, RefusesFeelAndExpressionsWithThePath) {
+    auto e = failure("EVALUATE:session.id = 'a'");
+    EXPECT_EQ(e.code, errc::bad_request);
+    EXPECT_EQ(e.path, "properties.message");
+    EXPECT_NE(e.message.find("FEEL"), std::string::npos) << e.message;
+
+    for (const auto* text : {"{{session.id + 1}}", "{{#if reason}}x{{/if}}", "{{size(channels)}}",
+                             "{{session..id}}", "{{.reason}}"}) {
+        e = failure(text);
+        EXPECT_EQ(e.path, "properties.message") << text;
+        EXPECT_NE(e.message.find("expression"), std::string::npos) << text << ": " << e.message;
+    }
+    EXPECT_EQ(rendered("NOEVAL:EVALUATE:x"), "EVALUATE:x");
+}
+
 TEST(TemplateTest, ProbeRendersEveryVariable) {
     EXPECT_TRUE(render("{{session.id}}{{channel.id}}{{reason}}", template_context::probe(), ""));
 }
