@@ -499,7 +499,7 @@ void engine::run_list(const ended_session& s, const json::value& list, const std
     // The pins were checked when they were registered; rendering them with this session's
     // values can still break a limit (an id grown too long), so each is parsed again here.
     const template_context context{s.id, channel != nullptr ? std::string_view(*channel) : "",
-                                   to_string(s.reason)};
+                                   to_string(s.reason), nullptr, false};
     const parse_options options{limits(), pin_scope::session_end, context};
     const end_scope end{s, channel};
 
@@ -529,6 +529,69 @@ void engine::run_list(const ended_session& s, const json::value& list, const std
         log()->warn("action failed session={}{}{} {}: {}", s.id,
                     channel != nullptr ? " channel=" : "", channel != nullptr ? *channel : "",
                     e.path.empty() ? path : e.path, e.message);
+    }
+}
+
+} // namespace ssehub::actions
+
+namespace ssehub::actions {
+
+result<void> engine::check_connect(const json::value& pins, const std::string& path) const {
+    if (!pins.is_array()) {
+        return make_error(errc::bad_request, "must be an array of pins", path);
+    }
+    const parse_options options{limits(), pin_scope::request, template_context::probe_connect()};
+    const auto& list = pins.get_array();
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        if (auto p = parse_pin(list[i], path_index(path, i), options); !p) {
+            return p.error();
+        }
+    }
+    return {};
+}
+
+void engine::on_connect(const json::value& pins, namespace_id ns, std::string session,
+                        json::value request) {
+    if (!has_actions(pins)) {
+        return;
+    }
+    std::lock_guard lock(mu_);
+    if (state_ == state::stopped) {
+        return;
+    }
+    stats_.pending.fetch_add(1, std::memory_order_relaxed);
+    boost::asio::post(io_, [this, &pins, ns = std::move(ns), session = std::move(session),
+                            request = std::move(request)] {
+        run_connect(pins, ns, session, request);
+        stats_.pending.fetch_sub(1, std::memory_order_relaxed);
+    });
+}
+
+void engine::run_connect(const json::value& pins, const namespace_id& ns,
+                         const std::string& session, const json::value& request) {
+    const template_context context{session, std::nullopt, std::nullopt, &request, false};
+    const parse_options options{limits(), pin_scope::request, context};
+    const auto& list = pins.get_array();
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        if (abandon_.load(std::memory_order_relaxed)) {
+            return;
+        }
+        stats_.actions.fetch_add(1, std::memory_order_relaxed);
+        const auto path = path_index("connect", i);
+        result<json::value> r = make_error(errc::internal, "not run", path);
+        try {
+            auto p = parse_pin(list[i], path, options);
+            r = p ? run_guarded(hub_, *p, path, ns, nullptr, webhooks_.get(), &options_.forward_url)
+                  : result<json::value>(p.error());
+        } catch (const std::exception& ex) {
+            r = make_error(errc::internal, std::string("the action threw: ") + ex.what(), path);
+        }
+        if (r) {
+            continue;
+        }
+        stats_.failures.fetch_add(1, std::memory_order_relaxed);
+        log()->warn("action failed session={} {}: {}", session,
+                    r.error().path.empty() ? path : r.error().path, r.error().message);
     }
 }
 

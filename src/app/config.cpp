@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <boost/asio/ip/address.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
 #include <cerrno>
@@ -715,6 +716,10 @@ public:
             return make_error(errc::bad_request, std::move(line));
         }
 
+        if (auto ok = take_routes(root, file.name); !ok) {
+            return ok;
+        }
+
         // Report problems in the order of the file, not of toml++'s sorted tables.
         std::vector<toml_leaf> leaves;
         collect_leaves(root, "", leaves);
@@ -808,6 +813,52 @@ public:
     }
 
     config take_config() { return std::move(cfg_); }
+
+    // `[[routes]]`: an array of tables with `path` and `connect` (pins). Taken out of the
+    // tree, which otherwise holds only the table's keys. The pins are checked later, by
+    // the engine that will run them.
+    result<void> take_routes(toml::table& root, const std::string& file) {
+        auto* node = root.get("routes");
+        if (node == nullptr) {
+            return {};
+        }
+        auto fail = [&](std::size_t i, std::string_view why) {
+            return make_error(errc::bad_request,
+                              "configuration error: file " + file + ": routes[" +
+                                  std::to_string(i) + "] " + std::string(why),
+                              "routes");
+        };
+        const auto* list = node->as_array();
+        if (list == nullptr || !list->is_array_of_tables()) {
+            return fail(0, "must be an array of tables: [[routes]]");
+        }
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            const auto& table = *list->get(i)->as_table();
+            const auto path = table["path"].value<std::string>();
+            if (!path || !path->starts_with('/')) {
+                return fail(i, "needs path, such as \"/common/notification\"");
+            }
+            const auto* connect = table["connect"].as_array();
+            if (connect == nullptr) {
+                return fail(i, "needs connect, an array of pins");
+            }
+            for (const auto& [key, value] : table) {
+                if (key.str() != "path" && key.str() != "connect") {
+                    return fail(i, "has an unknown key " + quote(key.str()));
+                }
+            }
+            std::ostringstream text;
+            text << toml::json_formatter{*connect};
+            boost::system::error_code ec;
+            auto pins = boost::json::parse(text.str(), ec);
+            if (ec) {
+                return fail(i, "connect is not representable as JSON");
+            }
+            cfg_.server.routes.push_back({*path, std::move(pins)});
+        }
+        root.erase("routes");
+        return {};
+    }
 
 private:
     result<void> take(const option& row, const given& value, origin from) {

@@ -93,6 +93,16 @@ int serve(const config& cfg) {
     engine_options.webhooks.secret = cfg.webhooks_secret;
     engine_options.forward_url = cfg.actions_forward_url;
     auto engine = std::make_unique<actions::engine>(*the_hub, std::move(engine_options));
+    for (std::size_t i = 0; i < cfg.server.routes.size(); ++i) {
+        const auto& route = cfg.server.routes[i];
+        if (auto ok =
+                engine->check_connect(route.connect, "routes[" + std::to_string(i) + "].connect");
+            !ok) {
+            log->error("configuration error: {} ({}): {}", ok.error().path, route.path,
+                       ok.error().message);
+            return 2;
+        }
+    }
     the_hub->set_end_handler(
         [e = engine.get()](ended_session s) { e->on_session_end(std::move(s)); });
     auto srv = std::make_unique<http::server>(cfg.server, *the_hub, *engine, raw);

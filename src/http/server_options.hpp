@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -8,6 +9,12 @@
 #include <vector>
 
 namespace ssehub::http {
+
+/// A `[[routes]]` table of the configuration: pins run when a stream opens on `path`.
+struct route_actions {
+    std::string path;           ///< `/events` or `/{digipair}/{reasoning}`, as requested
+    boost::json::value connect; ///< an array of pins, checked at start-up
+};
 
 /// The listener's and the streams' tunables; names follow DESIGN.md section 9.
 struct server_options {
@@ -24,6 +31,7 @@ struct server_options {
     std::size_t connections = 100'000;                 ///< limits.connections
     std::size_t connections_per_address = 0;           ///< limits.connections_per_address
     std::vector<std::string> cors_allow_origins;       ///< cors.allow_origins
+    std::vector<route_actions> routes;                 ///< `[[routes]]`
 };
 
 } // namespace ssehub::http

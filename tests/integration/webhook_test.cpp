@@ -13,6 +13,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <netinet/in.h>
 #include <set>
@@ -535,6 +537,65 @@ TEST_F(WebhookTest, AThousandClientsLeavingAtOnceRunEveryActionOnce) {
     EXPECT_EQ(http_request(hub(), "GET", "/api/v1/sessions").json().at("sessions"), json::array{});
     EXPECT_EQ(http_request(hub(), "GET", "/api/v1/channels").json().at("channels"), json::array{});
     EXPECT_EQ(wait_metric(hub(), "webhooks_queued", 0, after(10s)), 0);
+}
+
+} // namespace
+} // namespace ssehub::test
+
+namespace ssehub::test {
+namespace {
+
+// DESIGN.md section 5: a route's connect actions run when a stream opens there, with the
+// request in the context; as in a Digipair reasoning, registerChannel with
+// `{{request.body.userId}}` puts a POST subscriber into its channel.
+TEST(RouteConnectTest, APostSubscriberJoinsTheChannelItsBodyNames) {
+    const auto file = std::filesystem::temp_directory_path() /
+                      ("ssehub-routes-" + std::to_string(::getpid()) + ".toml");
+    {
+        std::ofstream out(file);
+        out << R"([session]
+grace = "0s"
+
+[[routes]]
+path = "/common/notification"
+connect = [
+  { library = "@digipair/skill-sse", element = "registerChannel", properties = { session = "{{session.id}}", id = "{{request.body.userId}}" } },
+  { library = "@digipair/skill-sse", element = "registerChannel", properties = { session = "{{session.id}}", id = "team-{{request.query.team}}" } },
+]
+)";
+    }
+    server_process hub({"--config", file.string()});
+    std::filesystem::remove(file);
+
+    subscribe_options post;
+    post.method = "POST";
+    post.body = R"({"userId":"u1"})";
+    sse_stream stream(hub, "/common/notification?session=s1&team=blue", post);
+    ASSERT_TRUE(stream.read_head(after(5s)));
+    ASSERT_EQ(stream.head().status, 200);
+
+    // The actions run off the stream's path: wait for the membership they make.
+    const std::string ns = "?digipair=common&reasoning=notification";
+    http_response channel;
+    for (const auto deadline = after(10s); clock::now() < deadline;) {
+        channel = http_request(hub, "GET", "/api/v1/channels/u1" + ns);
+        if (channel.status == 200) {
+            break;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_EQ(channel.status, 200) << channel.body;
+    EXPECT_EQ(channel.json().at("sessions"), json::array{"s1"});
+    EXPECT_EQ(http_request(hub, "GET", "/api/v1/channels/team-blue" + ns).status, 200);
+
+    auto sent = http_request(hub, "POST", "/api/v1/channels/u1/messages" + ns,
+                             R"({"message":{"hello":"u1"}})");
+    ASSERT_EQ(sent.status, 200) << sent.body;
+    auto event = stream.next_event(after(5s));
+    ASSERT_TRUE(event) << stream.body();
+    EXPECT_TRUE(is_event(*event, "message", R"({"hello":"u1"})"));
+
+    EXPECT_TRUE(hub.stop().clean()) << hub.output();
 }
 
 } // namespace

@@ -592,7 +592,8 @@ TEST(CheckDisconnectedTest, AcceptsNullAndTheDocumentationsShorthands) {
 }
 
 TEST(ParsePinTest, RendersWithTheContextItIsGiven) {
-    const parse_options options{limits(), pin_scope::session_end, {"s9", "room", "kicked"}};
+    const parse_options options{
+        limits(), pin_scope::session_end, {"s9", "room", "kicked", nullptr, false}};
     auto r = parse_pin(json::parse(R"({"library":"@digipair/skill-sse","element":"broadcast",)"
                                    R"("properties":{"id":"{{channel.id}}","event":"left",)"
                                    R"("message":{"who":"{{session.id}}","why":"{{reason}}"}}})"),
@@ -605,7 +606,8 @@ TEST(ParsePinTest, RendersWithTheContextItIsGiven) {
 
 TEST(ParsePinTest, AnIdTooLongAfterRenderingIsRefusedWhenItRuns) {
     const std::string long_id(120, 's');
-    const parse_options options{limits(), pin_scope::session_end, {long_id, "", "kicked"}};
+    const parse_options options{
+        limits(), pin_scope::session_end, {long_id, "", "kicked", nullptr, false}};
     auto r = parse_pin(json::parse(R"({"library":"@digipair/skill-sse","element":"push",)"
                                    R"("properties":{"id":"x-{{session.id}}-{{session.id}}",)"
                                    R"("message":1}})"),
