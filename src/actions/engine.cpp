@@ -295,6 +295,8 @@ public:
         return json::object{{"forwarded", true}};
     }
 
+    result<json::value> operator()(skipped_pin&) const { return json::object{{"skipped", true}}; }
+
 private:
     // Names the action in the sender's log lines.
     std::string describe(std::string_view what) const {

@@ -114,8 +114,13 @@ struct forward_pin {
     boost::json::value document;
 };
 
+/// A pin whose `conditions.if` was false where it was parsed: checked, and not run.
+struct skipped_pin {
+    std::string element;
+};
+
 using pin = std::variant<register_session_pin, register_channel_pin, push_pin, broadcast_pin,
-                         log_pin, close_pin, notify_pin, webhook_pin, forward_pin>;
+                         log_pin, close_pin, notify_pin, webhook_pin, forward_pin, skipped_pin>;
 
 /// The element's name as written in the pin (`registerSession`, `log`, `notify`, ...).
 std::string_view pin_name(const pin& p) noexcept;

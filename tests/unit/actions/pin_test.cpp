@@ -347,21 +347,47 @@ TEST(ParseDocumentTest, RefusesUnknownPropertiesAndFields) {
     EXPECT_EQ(e.path, "propertes");
 }
 
-TEST(ParseDocumentTest, RefusesConditionsUntilTheyAreSupported) {
+TEST(ParseDocumentTest, ConditionsIfSkipsAPinAndRefusesExpressions) {
     EXPECT_EQ(parsed(R"({"library":"ssehub","element":"log","properties":{"message":"m"},)"
                      R"("conditions":{}})")
                   .size(),
               1u);
+    auto skipped = parsed(R"([{"library":"ssehub","element":"log","properties":{"message":"m"},)"
+                          R"("conditions":{"if":false}},{"library":"ssehub","element":"log",)"
+                          R"("properties":{"message":"m"},"conditions":{"if":"true"}}])");
+    ASSERT_EQ(skipped.size(), 2u);
+    EXPECT_EQ(std::get<skipped_pin>(skipped[0]).element, "log");
+    EXPECT_TRUE(std::holds_alternative<log_pin>(skipped[1]));
 
-    auto e = refused(R"([{"library":"ssehub","element":"log","properties":{"message":"m"},)"
-                     R"("conditions":{"if":"session.id = 'a'"}}])");
+    // A skipped pin is still checked in full.
+    auto e = refused(R"({"library":"ssehub","element":"log","conditions":{"if":false}})");
+    EXPECT_EQ(e.path, "properties.message");
+
+    e = refused(R"([{"library":"ssehub","element":"log","properties":{"message":"m"},)"
+                R"("conditions":{"if":"session.id = 'a'"}}])");
     EXPECT_EQ(e.code, errc::bad_request);
     EXPECT_EQ(e.path, "[0].conditions.if");
-    EXPECT_NE(e.message.find("not supported yet"), std::string::npos) << e.message;
+    EXPECT_NE(e.message.find("expression"), std::string::npos) << e.message;
 
     e = refused(R"({"library":"ssehub","element":"log","properties":{"message":"m"},)"
                 R"("conditions":{"each":[1,2]}})");
     EXPECT_EQ(e.path, "conditions.each");
+}
+
+// In a disconnected list the condition sees the ending session.
+TEST(ParsePinTest, ConditionsIfRendersWithTheContext) {
+    const auto doc =
+        json::parse(R"({"library":"ssehub","element":"log",)"
+                    R"("properties":{"message":"m"},"conditions":{"if":"{{channel.id}}"}})");
+    const parse_options in_room{
+        limits(), pin_scope::session_end, {"s", "room", "kicked", nullptr, false}};
+    const parse_options own{limits(), pin_scope::session_end, {"s", "", "kicked", nullptr, false}};
+    auto r = parse_pin(doc, "disconnected[0]", in_room);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(std::holds_alternative<log_pin>(*r));
+    r = parse_pin(doc, "disconnected[0]", own);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(std::holds_alternative<skipped_pin>(*r));
 }
 
 TEST(ParseDocumentTest, NestedDisconnectedErrorsCarryTheFullPath) {
