@@ -105,12 +105,41 @@ error at_pin(error e, std::string_view element, const std::string& pin_path) {
     return e;
 }
 
+// The context of an action, as a webhook's default body sees it: the reason, the session
+// and, for a channel's action, the channel. Empty for a pin of a request.
+json::object action_context(const end_scope* end) {
+    if (end == nullptr) {
+        return {};
+    }
+    const auto& s = end->session;
+    json::array channels;
+    for (const auto& c : s.channels) {
+        channels.emplace_back(c);
+    }
+    json::object out{
+        {"reason", to_string(s.reason)},
+        {"session",
+         json::object{
+             {"id", s.id},
+             {"namespace",
+              json::object{{"digipair", s.ns.digipair}, {"reasoning", s.ns.reasoning}}},
+             {"channels", std::move(channels)},
+             {"connectedMs", s.connected_for.count()},
+         }},
+    };
+    if (end->channel != nullptr) {
+        out["channel"] = json::object{{"id", *end->channel}};
+    }
+    return out;
+}
+
 // Runs one checked pin against the hub and builds its result (DESIGN.md section 2).
 class pin_runner {
 public:
     pin_runner(hub& target, const std::string& path, const namespace_id& default_ns,
-               const end_scope* end)
-        : hub_(target), path_(path), default_ns_(default_ns), end_(end) {}
+               const end_scope* end, webhook_sender* webhooks, const std::string* forward_url)
+        : hub_(target), path_(path), default_ns_(default_ns), end_(end), webhooks_(webhooks),
+          forward_url_(forward_url) {}
 
     result<json::value> operator()(register_session_pin& p) const {
         auto r = hub_.register_session(p.ns.resolve(default_ns_), p.id, std::move(p.disconnected));
@@ -242,18 +271,61 @@ public:
         return json::object{{"delivered", delivered}, {"channels", s.channels.size()}};
     }
 
+    result<json::value> operator()(webhook_pin& p) const {
+        if (webhooks_ == nullptr) {
+            return make_error(errc::internal, "webhooks are not available here", path_);
+        }
+
+        // Queued, not awaited: a slow receiver never holds up the actions behind it.
+        std::string body = json::serialize(p.body ? *p.body : action_context(end_));
+        if (!webhooks_->post(p.url, std::move(body), describe({}))) {
+            return make_error(errc::limit_exceeded, "the webhook queue is full", path_);
+        }
+        return json::object{{"queued", true}};
+    }
+
+    result<json::value> operator()(forward_pin& p) const {
+        if (webhooks_ == nullptr || forward_url_ == nullptr || forward_url_->empty()) {
+            return make_error(errc::internal, "actions.forward_url is not set", path_);
+        }
+        json::object body{{"pin", std::move(p.document)}, {"context", action_context(end_)}};
+        if (!webhooks_->post(*forward_url_, json::serialize(body), describe("forward"))) {
+            return make_error(errc::limit_exceeded, "the webhook queue is full", path_);
+        }
+        return json::object{{"forwarded", true}};
+    }
+
+    result<json::value> operator()(skipped_pin&) const { return json::object{{"skipped", true}}; }
+
 private:
+    // Names the action in the sender's log lines.
+    std::string describe(std::string_view what) const {
+        std::string out;
+        if (end_ != nullptr) {
+            out = "session=" + end_->session.id +
+                  (end_->channel != nullptr ? " channel=" + *end_->channel : "") + " ";
+        }
+        out += "action=" + path_;
+        if (!what.empty()) {
+            out += " (" + std::string(what) + ")";
+        }
+        return out;
+    }
+
     hub& hub_;
     const std::string& path_;
     const namespace_id& default_ns_;
     const end_scope* end_;
+    webhook_sender* webhooks_;
+    const std::string* forward_url_;
 };
 
 // Exceptions stop at the pin that threw (fix 4): the caller gets an error with its path.
 result<json::value> run_guarded(hub& target, pin& p, const std::string& path,
-                                const namespace_id& default_ns, const end_scope* end) {
+                                const namespace_id& default_ns, const end_scope* end,
+                                webhook_sender* webhooks, const std::string* forward_url) {
     try {
-        return std::visit(pin_runner(target, path, default_ns, end), p);
+        return std::visit(pin_runner(target, path, default_ns, end, webhooks, forward_url), p);
     } catch (const std::exception& ex) {
         return make_error(errc::internal, std::string("the action threw: ") + ex.what(), path);
     } catch (...) {
@@ -263,14 +335,23 @@ result<json::value> run_guarded(hub& target, pin& p, const std::string& path,
 
 } // namespace
 
-engine::engine(hub& target, engine_options options) : hub_(target), options_(options) {}
+engine::engine(hub& target, engine_options options)
+    : hub_(target), options_(std::move(options)),
+      webhooks_(std::make_unique<webhook_sender>(io_, options_.webhooks)) {}
+
+pin_limits engine::limits() const {
+    auto out = pin_limits::from(hub_.options());
+    out.webhook_allow = options_.webhooks.allow;
+    out.forward = !options_.forward_url.empty();
+    return out;
+}
 
 engine::~engine() {
     stop();
 }
 
 result<json::value> engine::execute(const json::value& document, const namespace_id& default_ns) {
-    auto pins = parse_document(document, pin_limits::from(hub_.options()));
+    auto pins = parse_document(document, limits());
     if (!pins) {
         return pins.error();
     }
@@ -280,7 +361,8 @@ result<json::value> engine::execute(const json::value& document, const namespace
     results.reserve(pins->size());
     for (std::size_t i = 0; i < pins->size(); ++i) {
         const auto path = many ? path_index({}, i) : std::string();
-        auto r = run_guarded(hub_, (*pins)[i], path, default_ns, nullptr);
+        auto r = run_guarded(hub_, (*pins)[i], path, default_ns, nullptr, webhooks_.get(),
+                             &options_.forward_url);
         if (!r) {
             // Validation was all or nothing; execution is not, so say what already ran.
             auto e = std::move(r).error();
@@ -419,8 +501,8 @@ void engine::run_list(const ended_session& s, const json::value& list, const std
     // The pins were checked when they were registered; rendering them with this session's
     // values can still break a limit (an id grown too long), so each is parsed again here.
     const template_context context{s.id, channel != nullptr ? std::string_view(*channel) : "",
-                                   to_string(s.reason)};
-    const parse_options options{pin_limits::from(hub_.options()), pin_scope::session_end, context};
+                                   to_string(s.reason), nullptr, false};
+    const parse_options options{limits(), pin_scope::session_end, context};
     const end_scope end{s, channel};
 
     const auto& pins = list.get_array();
@@ -434,7 +516,8 @@ void engine::run_list(const ended_session& s, const json::value& list, const std
         result<json::value> r = make_error(errc::internal, "not run", path);
         try {
             auto p = parse_pin(pins[i], path, options);
-            r = p ? run_guarded(hub_, *p, path, s.ns, &end) : result<json::value>(p.error());
+            r = p ? run_guarded(hub_, *p, path, s.ns, &end, webhooks_.get(), &options_.forward_url)
+                  : result<json::value>(p.error());
         } catch (const std::exception& ex) {
             r = make_error(errc::internal, std::string("the action threw: ") + ex.what(), path);
         }
@@ -448,6 +531,69 @@ void engine::run_list(const ended_session& s, const json::value& list, const std
         log()->warn("action failed session={}{}{} {}: {}", s.id,
                     channel != nullptr ? " channel=" : "", channel != nullptr ? *channel : "",
                     e.path.empty() ? path : e.path, e.message);
+    }
+}
+
+} // namespace ssehub::actions
+
+namespace ssehub::actions {
+
+result<void> engine::check_connect(const json::value& pins, const std::string& path) const {
+    if (!pins.is_array()) {
+        return make_error(errc::bad_request, "must be an array of pins", path);
+    }
+    const parse_options options{limits(), pin_scope::request, template_context::probe_connect()};
+    const auto& list = pins.get_array();
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        if (auto p = parse_pin(list[i], path_index(path, i), options); !p) {
+            return p.error();
+        }
+    }
+    return {};
+}
+
+void engine::on_connect(const json::value& pins, namespace_id ns, std::string session,
+                        json::value request) {
+    if (!has_actions(pins)) {
+        return;
+    }
+    std::lock_guard lock(mu_);
+    if (state_ == state::stopped) {
+        return;
+    }
+    stats_.pending.fetch_add(1, std::memory_order_relaxed);
+    boost::asio::post(io_, [this, &pins, ns = std::move(ns), session = std::move(session),
+                            request = std::move(request)] {
+        run_connect(pins, ns, session, request);
+        stats_.pending.fetch_sub(1, std::memory_order_relaxed);
+    });
+}
+
+void engine::run_connect(const json::value& pins, const namespace_id& ns,
+                         const std::string& session, const json::value& request) {
+    const template_context context{session, std::nullopt, std::nullopt, &request, false};
+    const parse_options options{limits(), pin_scope::request, context};
+    const auto& list = pins.get_array();
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        if (abandon_.load(std::memory_order_relaxed)) {
+            return;
+        }
+        stats_.actions.fetch_add(1, std::memory_order_relaxed);
+        const auto path = path_index("connect", i);
+        result<json::value> r = make_error(errc::internal, "not run", path);
+        try {
+            auto p = parse_pin(list[i], path, options);
+            r = p ? run_guarded(hub_, *p, path, ns, nullptr, webhooks_.get(), &options_.forward_url)
+                  : result<json::value>(p.error());
+        } catch (const std::exception& ex) {
+            r = make_error(errc::internal, std::string("the action threw: ") + ex.what(), path);
+        }
+        if (r) {
+            continue;
+        }
+        stats_.failures.fetch_add(1, std::memory_order_relaxed);
+        log()->warn("action failed session={} {}: {}", session,
+                    r.error().path.empty() ? path : r.error().path, r.error().message);
     }
 }
 

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "actions/pin.hpp"
+#include "actions/webhook.hpp"
+
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -9,6 +12,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <ssehub/error.hpp>
@@ -25,6 +29,13 @@ struct engine_options {
 
     /// How long stop() lets pending runs finish before it drops the rest.
     std::chrono::milliseconds stop_deadline{10'000};
+
+    /// The `webhook` action's allow-list and bounds; its calls run on the engine's thread.
+    webhook_options webhooks;
+
+    /// actions.forward_url: where pins of other libraries are POSTed as `{pin, context}`,
+    /// through the webhook queue; empty refuses them at registration.
+    std::string forward_url;
 };
 
 /// Counters of the `disconnected` runner, read by /metrics. Relaxed atomics: exact totals,
@@ -78,6 +89,15 @@ public:
     /// after stop(), the run is dropped and counted.
     void on_session_end(ended_session s);
 
+    /// A route's connect actions: runs `pins` (checked at start-up) on the engine's thread
+    /// for the stream of `session` in `ns`, with `request` (`{query, headers, body}`) in the
+    /// template context. Never blocks; failures are logged with their path and counted.
+    void on_connect(const boost::json::value& pins, namespace_id ns, std::string session,
+                    boost::json::value request);
+
+    /// Checks a route's connect pins (`path` names the list), as on_connect() will run them.
+    result<void> check_connect(const boost::json::value& pins, const std::string& path) const;
+
     /// Starts the runner's thread. Runs queued before start() then run. Call once.
     void start();
 
@@ -88,13 +108,18 @@ public:
 
     const engine_stats& stats() const noexcept { return stats_; }
 
+    const actions::webhook_stats& webhooks() const noexcept { return webhooks_->stats(); }
+
 private:
     enum class state { idle, running, stopping, stopped };
 
     void run_ended(const ended_session& s);
     void run_list(const ended_session& s, const boost::json::value& list,
                   const std::string* channel);
+    void run_connect(const boost::json::value& pins, const namespace_id& ns,
+                     const std::string& session, const boost::json::value& request);
     void count_drop(const ended_session& s, const char* why);
+    pin_limits limits() const;
 
     hub& hub_;
     engine_options options_;
@@ -103,6 +128,9 @@ private:
     boost::asio::io_context io_{1};
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
     std::thread thread_;
+
+    // After io_: destroyed first, while the io_context still owns the handlers of its calls.
+    std::unique_ptr<webhook_sender> webhooks_;
 
     // Guards state_ and finished_, so that a run is never queued after stop() has counted
     // what is left.

@@ -2,6 +2,7 @@
 #include "actions/pin.hpp"
 
 #include "actions/path.hpp"
+#include "actions/webhook.hpp"
 #include "core/validate.hpp"
 
 #include <algorithm>
@@ -149,6 +150,33 @@ public:
 
     result<json::value> disconnected_list(const json::value* list, const std::string& path) const;
 
+    // `conditions.if`: a boolean, or a string of one `{{variable}}` (or true/false) whose
+    // rendered value is false, "false", "0" or empty to skip the pin.
+    result<bool> condition_holds(const json::value& v, const std::string& path) const {
+        if (v.is_bool()) {
+            return v.get_bool();
+        }
+        if (!v.is_string()) {
+            return type_error(v, "a boolean or a {{variable}} string", path);
+        }
+        const std::string_view text = v.get_string();
+        const bool literal = text == "true" || text == "false";
+        const bool one_variable = text.starts_with("{{") && text.ends_with("}}") &&
+                                  text.find("{{", 2) == std::string_view::npos;
+        if (!literal && !one_variable) {
+            return make_error(errc::bad_request,
+                              "is an expression the hub cannot evaluate (FEEL and CEL are not "
+                              "supported); use a boolean or one {{variable}}",
+                              path);
+        }
+        auto rendered = render(text, options_.context, path);
+        if (!rendered) {
+            return rendered.error();
+        }
+        return !(rendered->empty() || *rendered == "false" || *rendered == "0" ||
+                 *rendered == "null");
+    }
+
 private:
     result<pin> parse_shorthand(const json::object& o, const std::string& path) const;
     result<pin> parse_skill(std::string_view element, const json::object& props,
@@ -204,18 +232,27 @@ result<pin> pin_parser::parse(const json::value& value, const std::string& path)
         return type_error(*element, "a string", element_path);
     }
 
-    // Conditions come with a later version; one the hub cannot evaluate must be refused now
-    // rather than ignored, or the pin would run when its author meant it not to.
+    // `conditions.if` decides whether the pin runs; a condition the hub cannot evaluate is
+    // refused now rather than ignored, or the pin would run when its author meant it not to.
     const auto conditions_path = path_key(path, "conditions");
+    bool runs = true;
     if (const auto* c = o.if_contains("conditions"); c != nullptr && !c->is_null()) {
         if (!c->is_object()) {
             return type_error(*c, "an object", conditions_path);
         }
-        if (!c->get_object().empty()) {
-            const std::string_view key = c->get_object().begin()->key();
-            return make_error(
-                errc::bad_request, "conditions (" + quoted(key) + ") are not supported yet",
-                core::is_valid_utf8(key) ? path_key(conditions_path, key) : conditions_path);
+        for (const auto& member : c->get_object()) {
+            const std::string_view key = member.key();
+            if (key != "if") {
+                // TODO: conditions.each (one run per item), which needs `item` in templates.
+                return make_error(
+                    errc::bad_request, "conditions (" + quoted(key) + ") are not supported yet",
+                    core::is_valid_utf8(key) ? path_key(conditions_path, key) : conditions_path);
+            }
+            auto decided = condition_holds(member.value(), path_key(conditions_path, "if"));
+            if (!decided) {
+                return decided.error();
+            }
+            runs = *decided;
         }
     }
 
@@ -231,16 +268,26 @@ result<pin> pin_parser::parse(const json::value& value, const std::string& path)
 
     const std::string_view lib = library->get_string();
     const std::string_view elem = element->get_string();
-    if (lib == skill_library) {
-        return parse_skill(elem, *props, props_path, element_path);
+    if (lib == skill_library || lib == native_library) {
+        auto p = lib == skill_library ? parse_skill(elem, *props, props_path, element_path)
+                                      : parse_native(elem, *props, props_path, element_path);
+        // A pin whose condition fails is still checked in full, then skipped.
+        if (p && !runs) {
+            return skipped_pin{std::string(pin_name(*p))};
+        }
+        return p;
     }
-    if (lib == native_library) {
-        return parse_native(elem, *props, props_path, element_path);
+    if (options_.limits.forward) {
+        // Kept as written: the engine it goes to renders and checks its own pins.
+        if (auto r = check_text(value, path); !r) {
+            return r.error();
+        }
+        return forward_pin{value};
     }
     return make_error(errc::bad_request,
                       "library " + quoted(lib) +
-                          " is not available in this build: only @digipair/skill-sse and ssehub "
-                          "run here, and forwarding other libraries is not supported yet",
+                          " is not available here: only @digipair/skill-sse and ssehub run "
+                          "in the hub, and actions.forward_url is not set",
                       library_path);
 }
 
@@ -429,13 +476,37 @@ result<pin> pin_parser::parse_native(std::string_view element, const json::objec
     }
 
     if (element == "webhook") {
-        return make_error(errc::bad_request,
-                          "the webhook action is not available in this build (not supported yet)",
-                          element_path);
+        if (auto r = check_keys(props, {"url", "body"}, element, path); !r) {
+            return r.error();
+        }
+        const auto url_path = path_key(path, "url");
+        auto url = string_property(props, "url", path);
+        if (!url) {
+            return url.error();
+        }
+        if (!*url) {
+            return missing(url_path);
+        }
+        if (auto r = check_webhook_url(**url, options_.limits.webhook_allow, url_path); !r) {
+            return r.error();
+        }
+        webhook_pin out{std::move(**url), std::nullopt};
+        if (const auto* body = props.if_contains("body"); body != nullptr && !body->is_null()) {
+            const auto body_path = path_key(path, "body");
+            if (auto r = check_text(*body, body_path); !r) {
+                return r.error();
+            }
+            auto rendered = render_json(*body, options_.context, body_path);
+            if (!rendered) {
+                return rendered.error();
+            }
+            out.body = std::move(*rendered);
+        }
+        return out;
     }
 
     return make_error(errc::bad_request,
-                      "unknown element " + quoted(element) + " of ssehub (log or close)",
+                      "unknown element " + quoted(element) + " of ssehub (log, webhook or close)",
                       element_path);
 }
 
@@ -647,6 +718,12 @@ std::string_view pin_name(const pin& p) noexcept {
         std::string_view operator()(const close_pin&) const { return "close"; }
 
         std::string_view operator()(const notify_pin&) const { return "notify"; }
+
+        std::string_view operator()(const webhook_pin&) const { return "webhook"; }
+
+        std::string_view operator()(const forward_pin&) const { return "forward"; }
+
+        std::string_view operator()(const skipped_pin&) const { return "skipped"; }
     };
 
     return std::visit(namer{}, p);

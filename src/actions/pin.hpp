@@ -29,10 +29,12 @@ inline constexpr std::string_view native_library = "ssehub";
 struct pin_limits {
     std::size_t id_length = 128;
     std::size_t event_length = 64;
-    std::size_t message_limit = 1u << 20; ///< bytes of one message's compact JSON
+    std::size_t message_limit = 1u << 20;   ///< bytes of one message's compact JSON
+    std::vector<std::string> webhook_allow; ///< webhooks.allow: URL prefixes a webhook may use
+    bool forward = false; ///< actions.forward_url is set: pins of other libraries are accepted
 
     static pin_limits from(const hub_options& options) {
-        return {options.id_length, options.event_length, options.message_limit};
+        return {options.id_length, options.event_length, options.message_limit, {}, false};
     }
 };
 
@@ -99,8 +101,26 @@ struct notify_pin {
     boost::json::value message;
 };
 
+/// `ssehub` `webhook`: POSTs `body` (rendered), or the action's context when absent, to
+/// `url`, which lies under a prefix of webhooks.allow.
+struct webhook_pin {
+    std::string url;
+    std::optional<boost::json::value> body;
+};
+
+/// A pin of another library, kept as written, POSTed as `{pin, context}` to
+/// actions.forward_url (for example a Digipair engine). Only when that URL is set.
+struct forward_pin {
+    boost::json::value document;
+};
+
+/// A pin whose `conditions.if` was false where it was parsed: checked, and not run.
+struct skipped_pin {
+    std::string element;
+};
+
 using pin = std::variant<register_session_pin, register_channel_pin, push_pin, broadcast_pin,
-                         log_pin, close_pin, notify_pin>;
+                         log_pin, close_pin, notify_pin, webhook_pin, forward_pin, skipped_pin>;
 
 /// The element's name as written in the pin (`registerSession`, `log`, `notify`, ...).
 std::string_view pin_name(const pin& p) noexcept;

@@ -26,7 +26,54 @@ std::string_view trim(std::string_view s) noexcept {
 // Names a later version provides; until then they are refused by name, which reads better
 // than "unknown variable" for a documented one.
 bool is_planned(std::string_view name) noexcept {
-    return name.starts_with("request.") || name.starts_with("token.");
+    return name.starts_with("token.");
+}
+
+// `request.a.b`: walks the request's JSON. A missing name renders as "" (or, when checking,
+// as its last word); a value that is not a string renders as its JSON.
+result<std::string> lookup_request(std::string_view name, const template_context& context,
+                                   const std::string& path) {
+    if (context.stream_request == nullptr) {
+        return make_error(errc::bad_request,
+                          "template variable '" + std::string(name) +
+                              "' is not available here (only in a route's connect actions)",
+                          path);
+    }
+    const boost::json::value* at = context.stream_request;
+    std::string_view rest = name.substr(std::string_view("request.").size());
+    std::string_view word;
+    while (!rest.empty()) {
+        const auto dot = rest.find('.');
+        word = rest.substr(0, dot);
+        rest = dot == std::string_view::npos ? std::string_view{} : rest.substr(dot + 1);
+        const auto* object = at != nullptr ? at->if_object() : nullptr;
+        at = object != nullptr ? object->if_contains(word) : nullptr;
+    }
+    if (at == nullptr || at->is_null()) {
+        return context.stand_in ? std::string(word) : std::string();
+    }
+    if (at->is_string()) {
+        return std::string(at->get_string());
+    }
+    return boost::json::serialize(*at);
+}
+
+// A variable name: dotted words of letters, digits, `_` and `-`. Anything else inside the
+// braces (operators, spaces, helpers such as `#if`) is an expression the hub does not
+// evaluate.
+bool is_variable_name(std::string_view name) noexcept {
+    if (name.empty() || name.front() == '.' || name.back() == '.') {
+        return false;
+    }
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        const char c = name[i];
+        const bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '_' || c == '-';
+        if (c == '.' ? name[i - 1] == '.' : !word) {
+            return false;
+        }
+    }
+    return true;
 }
 
 // The value of `name`, or an error naming why it cannot be rendered here.
@@ -56,6 +103,13 @@ result<std::string_view> lookup(std::string_view name, const template_context& c
         return **v.value;
     }
 
+    if (!is_variable_name(name)) {
+        return make_error(errc::bad_request,
+                          "'{{" + std::string(name) +
+                              "}}' is an expression; the hub renders only variable names such "
+                              "as {{session.id}} (FEEL and CEL are not evaluated here)",
+                          path);
+    }
     if (is_planned(name)) {
         return make_error(errc::bad_request,
                           "template variable '" + std::string(name) + "' is not supported yet",
@@ -69,14 +123,31 @@ result<std::string_view> lookup(std::string_view name, const template_context& c
 
 } // namespace
 
+template_context template_context::probe_connect() {
+    static const boost::json::value stand_in =
+        boost::json::object{{"query", boost::json::object{}},
+                            {"headers", boost::json::object{}},
+                            {"body", boost::json::object{}}};
+    return {"session", std::nullopt, std::nullopt, &stand_in, true};
+}
+
 bool is_template(std::string_view text) noexcept {
-    return text.starts_with(noeval_prefix) || text.find(open_mark) != std::string_view::npos;
+    return text.starts_with(noeval_prefix) || text.starts_with(feel_prefix) ||
+           text.find(open_mark) != std::string_view::npos;
 }
 
 result<std::string> render(std::string_view text, const template_context& context,
                            const std::string& path) {
     if (text.starts_with(noeval_prefix)) {
         return std::string(text.substr(noeval_prefix.size()));
+    }
+    // Digipair marks a FEEL expression with this prefix; running it as text would send the
+    // expression itself where its value was meant.
+    if (text.starts_with(feel_prefix)) {
+        return make_error(errc::bad_request,
+                          "is a FEEL expression (EVALUATE:), which the hub cannot evaluate; "
+                          "use a {{variable}} template, or NOEVAL: for a literal string",
+                          path);
     }
 
     std::string out;
@@ -97,11 +168,20 @@ result<std::string> render(std::string_view text, const template_context& contex
                               "unterminated '{{' in template (use NOEVAL: for a literal string)",
                               path);
         }
-        auto value = lookup(trim(text.substr(0, close)), context, path);
-        if (!value) {
-            return value.error();
+        const auto name = trim(text.substr(0, close));
+        if (name.starts_with("request.") && is_variable_name(name)) {
+            auto value = lookup_request(name, context, path);
+            if (!value) {
+                return value.error();
+            }
+            out += *value;
+        } else {
+            auto value = lookup(name, context, path);
+            if (!value) {
+                return value.error();
+            }
+            out += *value;
         }
-        out += *value;
         text.remove_prefix(close + close_mark.size());
     }
     return out;

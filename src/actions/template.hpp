@@ -12,17 +12,30 @@ namespace ssehub::actions {
 /// A string that starts with this is literal: the prefix is removed and nothing is replaced.
 inline constexpr std::string_view noeval_prefix = "NOEVAL:";
 
+/// A string that starts with this is a FEEL expression in Digipair; the hub refuses it.
+inline constexpr std::string_view feel_prefix = "EVALUATE:";
+
 /// The values a template may name. A field left empty (`nullopt`) is not available where the
 /// pin runs: a template naming it is refused, so a mistake shows when the pin is registered
 /// instead of as an empty string when it runs.
 ///
 /// The variables of this version: `{{session.id}}`, `{{channel.id}}` and `{{reason}}`, all of
-/// them available in `disconnected` pins. `request.*` and `token.*` are known names that are
-/// refused as not supported yet.
+/// them available in `disconnected` pins, and `{{request.query.x}}`, `{{request.body.x}}`,
+/// `{{request.headers.x}}` (with `{{session.id}}`) in a route's connect pins. `token.*` is
+/// a known name refused as not supported yet.
 struct template_context {
     std::optional<std::string_view> session_id;
     std::optional<std::string_view> channel_id; ///< `""` in a session's own `disconnected`
     std::optional<std::string_view> reason;
+
+    /// The request that opened a stream, for a route's connect actions:
+    /// `{query: {...}, headers: {...}, body: ...}`; `{{request.body.userId}}` walks it. Null
+    /// where there is no such request.
+    const boost::json::value* stream_request = nullptr;
+
+    /// When checking at registration: a `request.*` name the stand-in lacks renders as its
+    /// last word instead of "", so that ids built from it can be checked.
+    bool stand_in = false;
 
     /// A pin of a request (POST /api/v1/actions): no variable is available.
     static template_context request() { return {}; }
@@ -30,7 +43,12 @@ struct template_context {
     /// Stand-in values for checking a `disconnected` pin when it is registered: each
     /// variable renders as a value of its kind, so the rendered string can be checked
     /// like the one that will run.
-    static template_context probe() { return {"session", "channel", "client_closed"}; }
+    static template_context probe() {
+        return {"session", "channel", "client_closed", nullptr, true};
+    }
+
+    /// Stand-in values for checking a route's connect pins at start-up.
+    static template_context probe_connect();
 };
 
 /// Renders one string property. `path` names the string in errors. Fails, with bad_request,

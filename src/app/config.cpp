@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <boost/asio/ip/address.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
 #include <cerrno>
@@ -161,6 +162,17 @@ std::string check_tls_listen(std::string_view v) {
         return {};
     }
     return parsed.error().message;
+}
+
+std::string check_forward_url(std::string_view v) {
+    if (v.empty()) {
+        return {};
+    }
+    auto u = boost::urls::parse_absolute_uri(v);
+    if (!u || u->scheme() != "http" || u->host().empty()) {
+        return "expected an http:// URL";
+    }
+    return {};
 }
 
 // The one option table. Every key of DESIGN.md section 9 that has a field in `config` is a
@@ -416,6 +428,30 @@ constexpr std::array options{
            .help = "URL prefixes the webhook action may post to",
            .target = in_config<&config::webhooks_allow>,
            .check = check_url_prefix},
+    option{.key = "webhooks.timeout",
+           .type = option_type::duration,
+           .fallback = "5s",
+           .help = "one webhook attempt: connect, send and answer",
+           .target = in_config<&config::webhooks_timeout>,
+           .min = 1,
+           .max = 10 * ms_per_minute},
+    option{.key = "webhooks.retries",
+           .type = option_type::uint,
+           .fallback = "3",
+           .help = "attempts after a failed first one, with doubling backoff",
+           .target = in_config<&config::webhooks_retries>,
+           .max = 10},
+    option{.key = "webhooks.secret",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "HMAC-SHA256 key of the X-Ssehub-Signature header; none when empty",
+           .target = in_config<&config::webhooks_secret>},
+    option{.key = "actions.forward_url",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "http:// URL pins of other libraries are POSTed to as {pin, context}",
+           .target = in_config<&config::actions_forward_url>,
+           .check = check_forward_url},
     option{.key = "broker.url",
            .type = option_type::string,
            .fallback = "memory",
@@ -854,6 +890,10 @@ public:
             return make_error(errc::bad_request, std::move(line));
         }
 
+        if (auto ok = take_routes(root, file.name); !ok) {
+            return ok;
+        }
+
         // Report problems in the order of the file, not of toml++'s sorted tables.
         std::vector<toml_leaf> leaves;
         collect_leaves(root, "", leaves);
@@ -970,6 +1010,52 @@ public:
     }
 
     config take_config() { return std::move(cfg_); }
+
+    // `[[routes]]`: an array of tables with `path` and `connect` (pins). Taken out of the
+    // tree, which otherwise holds only the table's keys. The pins are checked later, by
+    // the engine that will run them.
+    result<void> take_routes(toml::table& root, const std::string& file) {
+        auto* node = root.get("routes");
+        if (node == nullptr) {
+            return {};
+        }
+        auto fail = [&](std::size_t i, std::string_view why) {
+            return make_error(errc::bad_request,
+                              "configuration error: file " + file + ": routes[" +
+                                  std::to_string(i) + "] " + std::string(why),
+                              "routes");
+        };
+        const auto* list = node->as_array();
+        if (list == nullptr || !list->is_array_of_tables()) {
+            return fail(0, "must be an array of tables: [[routes]]");
+        }
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            const auto& table = *list->get(i)->as_table();
+            const auto path = table["path"].value<std::string>();
+            if (!path || !path->starts_with('/')) {
+                return fail(i, "needs path, such as \"/common/notification\"");
+            }
+            const auto* connect = table["connect"].as_array();
+            if (connect == nullptr) {
+                return fail(i, "needs connect, an array of pins");
+            }
+            for (const auto& [key, value] : table) {
+                if (key.str() != "path" && key.str() != "connect") {
+                    return fail(i, "has an unknown key " + quote(key.str()));
+                }
+            }
+            std::ostringstream text;
+            text << toml::json_formatter{*connect};
+            boost::system::error_code ec;
+            auto pins = boost::json::parse(text.str(), ec);
+            if (ec) {
+                return fail(i, "connect is not representable as JSON");
+            }
+            cfg_.server.routes.push_back({*path, std::move(pins)});
+        }
+        root.erase("routes");
+        return {};
+    }
 
 private:
     error refuse(std::string_view key, std::string_view why) const {

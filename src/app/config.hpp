@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <http/server_options.hpp>
 #include <ssehub/error.hpp>
 #include <ssehub/hub.hpp>
@@ -18,6 +20,10 @@ struct config {
     std::string log_format = "text"; ///< log.format: text or json
     std::string broker_url = "memory";
     std::vector<std::string> webhooks_allow;
+    std::chrono::milliseconds webhooks_timeout{5'000};
+    std::size_t webhooks_retries = 3;
+    std::string webhooks_secret;
+    std::string actions_forward_url;
 };
 
 } // namespace ssehub::app

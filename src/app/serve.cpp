@@ -83,7 +83,26 @@ int serve(const config& cfg) {
     }
 
     auto the_hub = std::make_unique<hub>(cfg.hub, raw);
-    auto engine = std::make_unique<actions::engine>(*the_hub);
+    actions::engine_options engine_options;
+    // The drain below already waited for the actions; stop() only bounds a straggler.
+    engine_options.stop_deadline =
+        std::min(cfg.server.shutdown_deadline, std::chrono::milliseconds{1000});
+    engine_options.webhooks.allow = cfg.webhooks_allow;
+    engine_options.webhooks.timeout = cfg.webhooks_timeout;
+    engine_options.webhooks.retries = cfg.webhooks_retries;
+    engine_options.webhooks.secret = cfg.webhooks_secret;
+    engine_options.forward_url = cfg.actions_forward_url;
+    auto engine = std::make_unique<actions::engine>(*the_hub, std::move(engine_options));
+    for (std::size_t i = 0; i < cfg.server.routes.size(); ++i) {
+        const auto& route = cfg.server.routes[i];
+        if (auto ok =
+                engine->check_connect(route.connect, "routes[" + std::to_string(i) + "].connect");
+            !ok) {
+            log->error("configuration error: {} ({}): {}", ok.error().path, route.path,
+                       ok.error().message);
+            return 2;
+        }
+    }
     the_hub->set_end_handler(
         [e = engine.get()](ended_session s) { e->on_session_end(std::move(s)); });
     auto srv = std::make_unique<http::server>(cfg.server, *the_hub, *engine, raw);
@@ -98,6 +117,7 @@ int serve(const config& cfg) {
         return 2;
     }
     const auto files = file_limit();
+
     engine->start();
     srv->start();
 
@@ -130,12 +150,15 @@ int serve(const config& cfg) {
         }
     };
     wait_drained = [&] {
-        const bool drained =
-            srv->stats().open_streams.load() == 0 && engine->stats().pending.load() == 0;
+        // Webhooks of the shutdown's own actions count too: they go out before the exit.
+        const bool drained = srv->stats().open_streams.load() == 0 &&
+                             engine->stats().pending.load() == 0 &&
+                             engine->webhooks().queued.load() == 0;
         if (drained || clock::now() >= stop_at) {
             if (!drained) {
-                log->warn("shutdown deadline reached streams={} pending_actions={}",
-                          srv->stats().open_streams.load(), engine->stats().pending.load());
+                log->warn("shutdown deadline reached streams={} pending_actions={} webhooks={}",
+                          srv->stats().open_streams.load(), engine->stats().pending.load(),
+                          engine->webhooks().queued.load());
             }
             finish();
             return;

@@ -262,6 +262,17 @@ std::string metrics_text(server& srv) {
     metric("action_failures_total", "counter", "Disconnect actions that failed.", load(a.failures));
     metric("action_dropped_total", "counter", "Disconnect runs dropped at the queue limit.",
            load(a.dropped));
+    metric("actions_total", "counter", "Disconnect action pins run, failed or not.",
+           load(a.actions));
+    const auto& w = srv.get_engine().webhooks();
+    metric("webhooks_sent_total", "counter", "Webhook calls answered with 2xx.", load(w.sent));
+    metric("webhooks_failed_total", "counter", "Webhook calls given up after their last attempt.",
+           load(w.failed));
+    metric("webhooks_retries_total", "counter", "Webhook attempts after a failed one.",
+           load(w.retries));
+    metric("webhooks_dropped_total", "counter", "Webhook calls dropped at the queue limit.",
+           load(w.dropped));
+    metric("webhooks_queued", "gauge", "Webhook calls waiting or under way.", load(w.queued));
     return out;
 }
 

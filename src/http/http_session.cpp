@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http/http_session.hpp"
 
+#include "actions/engine.hpp"
 #include "core/log.hpp"
 #include "http/auth.hpp"
 #include "http/error_response.hpp"
@@ -189,6 +190,11 @@ void http_session::handle(request& req) {
     }
 
     server_.stats().streams_opened.fetch_add(1, std::memory_order_relaxed);
+    if (sr.connect != nullptr) {
+        // Queued for the engine's thread: the stream starts without waiting for them.
+        server_.get_engine().on_connect(*sr.connect, sr.subscription.ns, a->session,
+                                        std::move(sr.request));
+    }
     core::logger("http")->debug("stream opened session={} namespace={} remote={}", a->session,
                                 to_string(sr.subscription.ns), remote_);
     stream_.expires_never();

@@ -14,6 +14,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/stream_parser.hpp>
 #include <boost/url/parse.hpp>
+#include <cctype>
 
 namespace ssehub::http {
 
@@ -260,6 +261,29 @@ routed stream_route(server& srv, request& req, const boost::urls::url_view& url,
             return error_response(req, body.error());
         }
         out.body = std::move(*body);
+    }
+
+    // A configured route's connect actions see the request: its query, headers and body.
+    for (const auto& r : srv.options().routes) {
+        if (r.path != url.path()) {
+            continue;
+        }
+        boost::json::object query;
+        for (auto p : url.params()) {
+            query[p.key] = p.value;
+        }
+        boost::json::object headers;
+        for (const auto& field : req) {
+            std::string name(field.name_string());
+            for (auto& c : name) {
+                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            }
+            headers[name] = field.value();
+        }
+        out.connect = &r.connect;
+        out.request = boost::json::object{
+            {"query", std::move(query)}, {"headers", std::move(headers)}, {"body", out.body}};
+        break;
     }
     return out;
 }

@@ -21,6 +21,11 @@ struct stream_request {
     bool chunked = true;       ///< HTTP/1.1; an HTTP/1.0 client gets a close-delimited body
     std::string extra_headers; ///< CORS, each line ending in CRLF
     boost::json::value body;   ///< a POST subscription's JSON body, null for GET
+
+    /// The connect pins of a configured route, or null; `request` is their
+    /// `{query, headers, body}` context.
+    const boost::json::value* connect = nullptr;
+    boost::json::value request;
 };
 
 using routed = std::variant<response, stream_request>;

@@ -3,6 +3,7 @@
 
 #include "http/auth_options.hpp"
 
+#include <boost/json/value.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -10,6 +11,12 @@
 #include <vector>
 
 namespace ssehub::http {
+
+/// A `[[routes]]` table of the configuration: pins run when a stream opens on `path`.
+struct route_actions {
+    std::string path;           ///< `/events` or `/{digipair}/{reasoning}`, as requested
+    boost::json::value connect; ///< an array of pins, checked at start-up
+};
 
 /// The listener's and the streams' tunables; names follow DESIGN.md section 9.
 struct server_options {
@@ -35,6 +42,7 @@ struct server_options {
     std::string tls_listen;               ///< tls.listen, HOST:PORT; empty: no HTTPS
     std::string tls_cert;                 ///< tls.cert: PEM certificate chain file
     std::string tls_key;                  ///< tls.key: PEM private key file
+    std::vector<route_actions> routes;    ///< `[[routes]]`
 };
 
 } // namespace ssehub::http

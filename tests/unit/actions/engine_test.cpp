@@ -422,7 +422,7 @@ TEST_F(EngineTest, ASessionWithoutActionsIsNotQueued) {
 TEST(EngineQueueTest, PastTheQueueLimitRunsAreDroppedAndCounted) {
     boost::asio::io_context io;
     ssehub::hub hub(ssehub::hub_options{}, {&io});
-    engine e(hub, engine_options{2, 1000ms});
+    engine e(hub, engine_options{2, 1000ms, {}, {}});
 
     const auto log = json::parse(R"([{"type":"log","message":"bye"}])");
     for (const auto* id : {"a", "b", "c"}) {
@@ -457,7 +457,7 @@ TEST(EngineQueueTest, StopBeforeStartDropsWhatWasQueued) {
 TEST(EngineQueueTest, StopPastItsDeadlineCountsEveryRunOnce) {
     boost::asio::io_context io;
     ssehub::hub hub(ssehub::hub_options{}, {&io});
-    engine e(hub, engine_options{100'000, 0ms});
+    engine e(hub, engine_options{100'000, 0ms, {}, {}});
 
     constexpr std::uint64_t total = 5'000;
     const auto quiet = json::parse(R"([{"library":"ssehub","element":"log",)"

@@ -212,8 +212,8 @@ TEST(ParseDocumentTest, RefusesEachWrongTypeAtItsPath) {
 
     // clang-format off
     const row rows[] = {
-        {R"("push")", ""},
-        {R"(42)", ""},
+        {R"("push")", "body"},
+        {R"(42)", "body"},
         {R"([{"type":"log","message":"ok"},"push"])", "[1]"},
         {R"({"library":1,"element":"push"})", "library"},
         {R"({"library":"ssehub","element":true})", "element"},
@@ -313,7 +313,7 @@ TEST(ParseDocumentTest, RefusesUnknownLibrariesAndElements) {
     auto e = refused(R"({"library":"@digipair/skill-web","element":"page"})");
     EXPECT_EQ(e.code, errc::bad_request);
     EXPECT_EQ(e.path, "library");
-    EXPECT_NE(e.message.find("not available in this build"), std::string::npos) << e.message;
+    EXPECT_NE(e.message.find("actions.forward_url"), std::string::npos) << e.message;
 
     e = refused(R"([{"library":"@digipair/skill-sse","element":"pushAll"}])");
     EXPECT_EQ(e.code, errc::bad_request);
@@ -321,11 +321,6 @@ TEST(ParseDocumentTest, RefusesUnknownLibrariesAndElements) {
 
     e = refused(R"({"library":"ssehub","element":"exec"})");
     EXPECT_EQ(e.path, "element");
-
-    e = refused(R"({"library":"ssehub","element":"webhook","properties":{"url":"http://x"}})");
-    EXPECT_EQ(e.code, errc::bad_request);
-    EXPECT_EQ(e.path, "element");
-    EXPECT_NE(e.message.find("not available in this build"), std::string::npos) << e.message;
 
     e = refused(R"({"type":"email","message":"m"})");
     EXPECT_EQ(e.path, "type");
@@ -352,21 +347,47 @@ TEST(ParseDocumentTest, RefusesUnknownPropertiesAndFields) {
     EXPECT_EQ(e.path, "propertes");
 }
 
-TEST(ParseDocumentTest, RefusesConditionsUntilTheyAreSupported) {
+TEST(ParseDocumentTest, ConditionsIfSkipsAPinAndRefusesExpressions) {
     EXPECT_EQ(parsed(R"({"library":"ssehub","element":"log","properties":{"message":"m"},)"
                      R"("conditions":{}})")
                   .size(),
               1u);
+    auto skipped = parsed(R"([{"library":"ssehub","element":"log","properties":{"message":"m"},)"
+                          R"("conditions":{"if":false}},{"library":"ssehub","element":"log",)"
+                          R"("properties":{"message":"m"},"conditions":{"if":"true"}}])");
+    ASSERT_EQ(skipped.size(), 2u);
+    EXPECT_EQ(std::get<skipped_pin>(skipped[0]).element, "log");
+    EXPECT_TRUE(std::holds_alternative<log_pin>(skipped[1]));
 
-    auto e = refused(R"([{"library":"ssehub","element":"log","properties":{"message":"m"},)"
-                     R"("conditions":{"if":"session.id = 'a'"}}])");
+    // A skipped pin is still checked in full.
+    auto e = refused(R"({"library":"ssehub","element":"log","conditions":{"if":false}})");
+    EXPECT_EQ(e.path, "properties.message");
+
+    e = refused(R"([{"library":"ssehub","element":"log","properties":{"message":"m"},)"
+                R"("conditions":{"if":"session.id = 'a'"}}])");
     EXPECT_EQ(e.code, errc::bad_request);
     EXPECT_EQ(e.path, "[0].conditions.if");
-    EXPECT_NE(e.message.find("not supported yet"), std::string::npos) << e.message;
+    EXPECT_NE(e.message.find("expression"), std::string::npos) << e.message;
 
     e = refused(R"({"library":"ssehub","element":"log","properties":{"message":"m"},)"
                 R"("conditions":{"each":[1,2]}})");
     EXPECT_EQ(e.path, "conditions.each");
+}
+
+// In a disconnected list the condition sees the ending session.
+TEST(ParsePinTest, ConditionsIfRendersWithTheContext) {
+    const auto doc =
+        json::parse(R"({"library":"ssehub","element":"log",)"
+                    R"("properties":{"message":"m"},"conditions":{"if":"{{channel.id}}"}})");
+    const parse_options in_room{
+        limits(), pin_scope::session_end, {"s", "room", "kicked", nullptr, false}};
+    const parse_options own{limits(), pin_scope::session_end, {"s", "", "kicked", nullptr, false}};
+    auto r = parse_pin(doc, "disconnected[0]", in_room);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(std::holds_alternative<log_pin>(*r));
+    r = parse_pin(doc, "disconnected[0]", own);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(std::holds_alternative<skipped_pin>(*r));
 }
 
 TEST(ParseDocumentTest, NestedDisconnectedErrorsCarryTheFullPath) {
@@ -468,6 +489,97 @@ TEST(ParseDocumentTest, RefusesInvalidUtf8InAMessageBuiltInCode) {
     EXPECT_EQ(parsed(skill("push", {{"id", "s"}, {"message", "\xf0\x9f\x98\x80"}})).size(), 1u);
 }
 
+pin_limits allowing(std::vector<std::string> prefixes) {
+    pin_limits l;
+    l.webhook_allow = std::move(prefixes);
+    return l;
+}
+
+TEST(WebhookPinTest, AcceptsAUrlUnderAnAllowedPrefixWithOrWithoutBody) {
+    auto r = parse_document(json::parse(R"([{"library":"ssehub","element":"webhook",)"
+                                        R"("properties":{"url":"http://127.0.0.1:9000/left"}},)"
+                                        R"({"library":"ssehub","element":"webhook",)"
+                                        R"("properties":{"url":"http://127.0.0.1:9000/b",)"
+                                        R"("body":{"k":"NOEVAL:{{x}}"}}}])"),
+                            allowing({"http://127.0.0.1:9000/"}));
+    ASSERT_TRUE(r) << r.error().path << ": " << r.error().message;
+    ASSERT_EQ(r->size(), 2u);
+    const auto& first = std::get<webhook_pin>((*r)[0]);
+    EXPECT_EQ(first.url, "http://127.0.0.1:9000/left");
+    EXPECT_FALSE(first.body.has_value());
+    EXPECT_EQ(std::get<webhook_pin>((*r)[1]).body, json::parse(R"({"k":"{{x}}"})"));
+}
+
+// The allow-list decides at registration, and the error names the offending property
+// with its full path (DESIGN.md section 5).
+TEST(WebhookPinTest, RefusesAUrlOutsideTheAllowListAtItsPath) {
+    const auto limits = allowing({"http://127.0.0.1:9000/hooks/"});
+    const auto doc = json::parse(R"({"library":"@digipair/skill-sse","element":"registerSession",)"
+                                 R"("properties":{"id":"s","disconnected":[{"type":"log",)"
+                                 R"("message":"a"},{"library":"ssehub","element":"webhook",)"
+                                 R"("properties":{"url":"http://127.0.0.1:9000/other"}}]}})");
+    auto r = parse_document(doc, limits);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, errc::forbidden);
+    EXPECT_EQ(r.error().path, "properties.disconnected[1].properties.url");
+
+    auto checked = check_disconnected(json::parse(R"([{"library":"ssehub","element":"webhook",)"
+                                                  R"("properties":{"url":"http://10.0.0.1/"}}])"),
+                                      "disconnected", {});
+    ASSERT_FALSE(checked);
+    EXPECT_EQ(checked.error().path, "disconnected[0].properties.url");
+    EXPECT_NE(checked.error().message.find("webhooks.allow"), std::string::npos)
+        << checked.error().message;
+}
+
+TEST(WebhookPinTest, RefusesMissingUrlsOtherSchemesAndUnknownProperties) {
+    const auto limits = allowing({"http://127.0.0.1:9000/", "https://127.0.0.1:9443/"});
+    auto e = parse_document(json::parse(R"({"library":"ssehub","element":"webhook"})"), limits);
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().path, "properties.url");
+
+    e = parse_document(json::parse(R"({"library":"ssehub","element":"webhook",)"
+                                   R"("properties":{"url":"https://127.0.0.1:9443/x"}})"),
+                       limits);
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().path, "properties.url");
+
+    e = parse_document(
+        json::parse(R"({"library":"ssehub","element":"webhook",)"
+                    R"("properties":{"url":"http://127.0.0.1:9000/","method":"GET"}})"),
+        limits);
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().path, "properties.method");
+
+    // A template in the body is checked like any other.
+    e = parse_document(json::parse(R"({"library":"ssehub","element":"webhook",)"
+                                   R"("properties":{"url":"http://127.0.0.1:9000/",)"
+                                   R"("body":{"a":["{{session.id}}"]}}})"),
+                       limits);
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().path, "properties.body.a[0]");
+}
+
+// With actions.forward_url set, a pin of another library is kept as written, to be sent
+// on; nested in a disconnected list, too.
+TEST(ForwardPinTest, OtherLibrariesAreAcceptedOnlyWhenForwardingIsOn) {
+    const auto doc = json::parse(R"({"library":"@digipair/skill-sse","element":"registerSession",)"
+                                 R"("properties":{"id":"s","disconnected":[{"library":)"
+                                 R"("@digipair/skill-web","element":"page","properties":)"
+                                 R"({"x":"{{anything}}"}}]}})");
+    auto refused_here = parse_document(doc, limits());
+    ASSERT_FALSE(refused_here);
+    EXPECT_EQ(refused_here.error().path, "properties.disconnected[0].library");
+
+    pin_limits forwarding;
+    forwarding.forward = true;
+    EXPECT_TRUE(parse_document(doc, forwarding));
+    const auto other = json::parse(R"({"library":"@digipair/skill-web","element":"page"})");
+    auto r = parse_document(other, forwarding);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(std::get<forward_pin>(r->front()).document, other);
+}
+
 TEST(ParseDocumentTest, RefusesAMessageOverTheLimit) {
     pin_limits small;
     small.message_limit = 16;
@@ -506,7 +618,8 @@ TEST(CheckDisconnectedTest, AcceptsNullAndTheDocumentationsShorthands) {
 }
 
 TEST(ParsePinTest, RendersWithTheContextItIsGiven) {
-    const parse_options options{limits(), pin_scope::session_end, {"s9", "room", "kicked"}};
+    const parse_options options{
+        limits(), pin_scope::session_end, {"s9", "room", "kicked", nullptr, false}};
     auto r = parse_pin(json::parse(R"({"library":"@digipair/skill-sse","element":"broadcast",)"
                                    R"("properties":{"id":"{{channel.id}}","event":"left",)"
                                    R"("message":{"who":"{{session.id}}","why":"{{reason}}"}}})"),
@@ -519,7 +632,8 @@ TEST(ParsePinTest, RendersWithTheContextItIsGiven) {
 
 TEST(ParsePinTest, AnIdTooLongAfterRenderingIsRefusedWhenItRuns) {
     const std::string long_id(120, 's');
-    const parse_options options{limits(), pin_scope::session_end, {long_id, "", "kicked"}};
+    const parse_options options{
+        limits(), pin_scope::session_end, {long_id, "", "kicked", nullptr, false}};
     auto r = parse_pin(json::parse(R"({"library":"@digipair/skill-sse","element":"push",)"
                                    R"("properties":{"id":"x-{{session.id}}-{{session.id}}",)"
                                    R"("message":1}})"),

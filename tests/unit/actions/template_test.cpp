@@ -14,7 +14,7 @@ using ssehub::actions::render_json;
 using ssehub::actions::template_context;
 
 template_context ended(std::string_view channel = "") {
-    return {"s1", channel, "kicked"};
+    return {"s1", channel, "kicked", nullptr, false};
 }
 
 std::string rendered(std::string_view text, const template_context& context = ended("room")) {
@@ -75,10 +75,42 @@ TEST(TemplateTest, RefusesAVariableTheContextDoesNotHave) {
 }
 
 TEST(TemplateTest, RefusesPlannedVariablesAsNotSupportedYet) {
-    for (const auto* text : {"{{request.query.x}}", "{{request.body.x}}", "{{token.sub}}"}) {
-        const auto e = failure(text);
-        EXPECT_NE(e.message.find("not supported yet"), std::string::npos) << e.message;
+    const auto e = failure("{{token.sub}}");
+    EXPECT_NE(e.message.find("not supported yet"), std::string::npos) << e.message;
+}
+
+TEST(TemplateTest, RequestVariablesExistOnlyInConnectActions) {
+    const auto e = failure("{{request.body.userId}}");
+    EXPECT_NE(e.message.find("connect actions"), std::string::npos) << e.message;
+
+    const auto request = json::parse(R"({"query":{"lang":"fr"},"headers":{"x-team":"blue"},)"
+                                     R"("body":{"userId":"u1","n":{"k":2}}})");
+    template_context connect{"s1", std::nullopt, std::nullopt, &request, false};
+    EXPECT_EQ(rendered("{{request.body.userId}}/{{request.query.lang}}/{{request.headers.x-team}}",
+                       connect),
+              "u1/fr/blue");
+    EXPECT_EQ(rendered("[{{request.body.missing}}]", connect), "[]");
+    EXPECT_EQ(rendered("{{request.body.n}}", connect), R"({"k":2})");
+    EXPECT_EQ(rendered("{{session.id}}", connect), "s1");
+
+    // At start-up a missing name stands in as its last word, so an id built from it checks.
+    EXPECT_EQ(rendered("{{request.body.userId}}", template_context::probe_connect()), "userId");
+}
+
+// What the hub cannot evaluate is refused with the path, never sent as text.
+TEST(TemplateTest, RefusesFeelAndExpressionsWithThePath) {
+    auto e = failure("EVALUATE:session.id = 'a'");
+    EXPECT_EQ(e.code, errc::bad_request);
+    EXPECT_EQ(e.path, "properties.message");
+    EXPECT_NE(e.message.find("FEEL"), std::string::npos) << e.message;
+
+    for (const auto* text : {"{{session.id + 1}}", "{{#if reason}}x{{/if}}", "{{size(channels)}}",
+                             "{{session..id}}", "{{.reason}}"}) {
+        e = failure(text);
+        EXPECT_EQ(e.path, "properties.message") << text;
+        EXPECT_NE(e.message.find("expression"), std::string::npos) << text << ": " << e.message;
     }
+    EXPECT_EQ(rendered("NOEVAL:EVALUATE:x"), "EVALUATE:x");
 }
 
 TEST(TemplateTest, ProbeRendersEveryVariable) {
