@@ -5,61 +5,10 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventSource } from 'eventsource';
 
-const bin = process.env.SSEHUB_BIN;
-
-// The hub reads every SSEHUB_* variable as a setting and refuses unknown ones, so the
-// test's own variables (SSEHUB_BIN) stay out of its environment.
-const hubEnv = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('SSEHUB_')),
-);
-
-/** Starts `ssehub serve` on a free loopback port; resolves once it logs its address. */
-function startHub(args = []) {
-    const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: hubEnv,
-    });
-    let output = '';
-    child.stdout.on('data', (d) => { output += d; });
-
-    const ready = new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-            reject(new Error(`no "listening address=" line within 10 s:\n${output}`));
-        }, 10_000);
-        child.stderr.on('data', (d) => {
-            output += d;
-            const m = /listening.*address="?([^\s"]+)/.exec(output);
-            if (m) {
-                clearTimeout(timer);
-                resolve(`http://${m[1]}`);
-            }
-        });
-        child.on('exit', (code, signal) => {
-            clearTimeout(timer);
-            reject(new Error(`ssehub exited (${code ?? signal}) before listening:\n${output}`));
-        });
-    });
-
-    const stop = async () => {
-        if (child.exitCode !== null || child.signalCode !== null) {
-            return { code: child.exitCode, signal: child.signalCode };
-        }
-        const exited = new Promise((resolve) => {
-            child.on('exit', (code, signal) => resolve({ code, signal }));
-        });
-        child.kill('SIGTERM');
-        const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        const status = await exited;
-        clearTimeout(killer);
-        return status;
-    };
-
-    return ready.then((url) => ({ url, stop, output: () => output }));
-}
+import { startHub } from './hub.mjs';
 
 async function post(hub, path, body, method = 'POST') {
     const res = await fetch(hub.url + path, {
@@ -90,7 +39,6 @@ function nextEvent(es, type, ms = 5_000) {
 let hub;
 
 before(async () => {
-    assert.ok(bin, 'SSEHUB_BIN must name the ssehub binary');
     hub = await startHub(['--stream-retry', '200ms']);
 });
 
