@@ -333,6 +333,23 @@ result<json::value> run_guarded(hub& target, pin& p, const std::string& path,
     }
 }
 
+// A stored pin rendered for this run, then run: the rendering may break a limit the
+// registration could not see (an id grown too long), so it is parsed again here.
+result<json::value> parse_and_run(hub& target, const json::value& doc, const std::string& path,
+                                  const parse_options& options, const namespace_id& ns,
+                                  const end_scope* end, webhook_sender* webhooks,
+                                  const std::string* forward_url) {
+    try {
+        auto p = parse_pin(doc, path, options);
+        if (!p) {
+            return p.error();
+        }
+        return run_guarded(target, *p, path, ns, end, webhooks, forward_url);
+    } catch (const std::exception& ex) {
+        return make_error(errc::internal, std::string("the action threw: ") + ex.what(), path);
+    }
+}
+
 } // namespace
 
 engine::engine(hub& target, engine_options options)
@@ -498,8 +515,6 @@ void engine::run_ended(const ended_session& s) {
 }
 
 void engine::run_list(const ended_session& s, const json::value& list, const std::string* channel) {
-    // The pins were checked when they were registered; rendering them with this session's
-    // values can still break a limit (an id grown too long), so each is parsed again here.
     const template_context context{s.id, channel != nullptr ? std::string_view(*channel) : "",
                                    to_string(s.reason), nullptr, false};
     const parse_options options{limits(), pin_scope::session_end, context};
@@ -513,14 +528,8 @@ void engine::run_list(const ended_session& s, const json::value& list, const std
         stats_.actions.fetch_add(1, std::memory_order_relaxed);
         const auto path = path_index("disconnected", i);
 
-        result<json::value> r = make_error(errc::internal, "not run", path);
-        try {
-            auto p = parse_pin(pins[i], path, options);
-            r = p ? run_guarded(hub_, *p, path, s.ns, &end, webhooks_.get(), &options_.forward_url)
-                  : result<json::value>(p.error());
-        } catch (const std::exception& ex) {
-            r = make_error(errc::internal, std::string("the action threw: ") + ex.what(), path);
-        }
+        auto r = parse_and_run(hub_, pins[i], path, options, s.ns, &end, webhooks_.get(),
+                               &options_.forward_url);
         if (r) {
             continue;
         }
@@ -580,14 +589,8 @@ void engine::run_connect(const json::value& pins, const namespace_id& ns,
         }
         stats_.actions.fetch_add(1, std::memory_order_relaxed);
         const auto path = path_index("connect", i);
-        result<json::value> r = make_error(errc::internal, "not run", path);
-        try {
-            auto p = parse_pin(list[i], path, options);
-            r = p ? run_guarded(hub_, *p, path, ns, nullptr, webhooks_.get(), &options_.forward_url)
-                  : result<json::value>(p.error());
-        } catch (const std::exception& ex) {
-            r = make_error(errc::internal, std::string("the action threw: ") + ex.what(), path);
-        }
+        auto r = parse_and_run(hub_, list[i], path, options, ns, nullptr, webhooks_.get(),
+                               &options_.forward_url);
         if (r) {
             continue;
         }

@@ -487,9 +487,9 @@ TEST_F(ControlApiTest, NumbersTooLargeForJsonAreRefusedOnEveryRoute) {
     http_response all =
         http_request(hub(), "POST", "/api/v1/channels/c/messages", R"({"message":-1e999})");
     EXPECT_TRUE(is_json_error(all, 400)) << all.body;
-    http_response pinned = http_request(
-        hub(), "POST", "/api/v1/actions",
-        R"({"library":"@digipair/skill-sse","element":"push","properties":{"id":"big","message":1e999}})");
+    http_response pinned = http_request(hub(), "POST", "/api/v1/actions",
+                                        R"({"library":"@digipair/skill-sse","element":"push",)"
+                                        R"("properties":{"id":"big","message":1e999}})");
     EXPECT_TRUE(is_json_error(pinned, 400)) << pinned.body;
 
     ASSERT_EQ(rest_push("big", R"({"n":1})").status, 200);
