@@ -191,17 +191,19 @@ int serve(const config& cfg) {
         t.join();
     }
 
-    // Actions first (they call the hub), then the contexts, whose destruction frees every
-    // pending handler and the connections they hold, while the server and hub still live.
+    // Actions first (they call the hub). Then the hub, whose shards still hold every
+    // connection whose posted hub::detached() never ran: they must die while their worker
+    // and their io_context live. Then the contexts, whose destruction frees every pending handler
+    // and the connections those hold, while the server still lives.
     engine->stop();
     srv->release_io_objects();
     signals.reset();
     drain_timer.reset();
     sweep.reset();
+    the_hub.reset();
     contexts.clear();
     srv.reset();
     engine.reset();
-    the_hub.reset();
     log->info("stopped");
     return 0;
 }
