@@ -24,17 +24,6 @@ bool is_success(int status) {
     return status >= 200 && status < 300;
 }
 
-/// The value of the counter or gauge `ssehub_NAME` in /metrics; -1 when absent.
-long long metric(const server_process& hub, std::string_view name) {
-    const auto text = http_request(hub, "GET", "/metrics").body;
-    const std::string key = "\nssehub_" + std::string(name) + " ";
-    const auto at = text.find(key);
-    if (at == std::string::npos) {
-        return -1;
-    }
-    return std::stoll(text.substr(at + key.size()));
-}
-
 /// How many `log` action lines the hub wrote for `session` ending with `reason`.
 std::size_t records(const server_process& hub, std::string_view session, std::string_view reason) {
     const std::string needle =
@@ -86,17 +75,6 @@ request_options short_timeout() {
     request_options o;
     o.timeout = 5s;
     return o;
-}
-
-/// Polls `done` every 20 ms until it holds or `deadline` passes.
-template <class Predicate> bool eventually(Predicate done, clock::time_point deadline) {
-    while (!done()) {
-        if (clock::now() >= deadline) {
-            return false;
-        }
-        std::this_thread::sleep_for(20ms);
-    }
-    return true;
 }
 
 bool listed(const server_process& hub, std::string_view session) {

@@ -596,9 +596,13 @@ http_response http_request(const server_process& hub, std::string_view method,
 // sse_stream
 
 sse_stream::sse_stream(const server_process& hub, std::string target, subscribe_options options)
-    : socket_(hub.host(), hub.port(), 5s, options.receive_buffer) {
+    : sse_stream(hub.host(), hub.port(), std::move(target), std::move(options)) {}
+
+sse_stream::sse_stream(const std::string& host, std::uint16_t port, std::string target,
+                       subscribe_options options)
+    : socket_(host, port, 5s, options.receive_buffer) {
     std::string req = options.method + " " + target + " HTTP/1.1\r\n";
-    req += "Host: " + hub.address() + "\r\n";
+    req += "Host: " + host + ":" + std::to_string(port) + "\r\n";
     req += "Accept: text/event-stream\r\n";
     for (const auto& [k, v] : options.headers) {
         req += k + ": " + v + "\r\n";
@@ -1034,6 +1038,16 @@ std::unique_ptr<sse_stream> hub_test::subscribe(std::string target, subscribe_op
         EXPECT_TRUE(first && first->retry) << target << ": the stream did not start with retry:";
     }
     return stream;
+}
+
+long long metric(const server_process& hub, std::string_view name) {
+    const auto text = http_request(hub, "GET", "/metrics").body;
+    const std::string key = "\nssehub_" + std::string(name) + " ";
+    const auto at = text.find(key);
+    if (at == std::string::npos) {
+        return -1;
+    }
+    return std::stoll(text.substr(at + key.size()));
 }
 
 } // namespace ssehub::test

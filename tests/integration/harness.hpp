@@ -260,6 +260,10 @@ public:
     /// Connects and sends the request; reads nothing yet.
     sse_stream(const server_process& hub, std::string target, subscribe_options options = {});
 
+    /// The same through something else in front of the hub (a proxy on `host:port`).
+    sse_stream(const std::string& host, std::uint16_t port, std::string target,
+               subscribe_options options = {});
+
     /// Waits for the status line and headers. False on deadline or close.
     bool read_head(clock::time_point deadline);
 
@@ -358,6 +362,20 @@ std::string to_json(const boost::json::value& v);
 
 /// True when some string anywhere in `v` (keys excluded) equals `s`.
 bool mentions(const boost::json::value& v, std::string_view s);
+
+/// The value of the sample `ssehub_NAME` (without labels) in /metrics; -1 when absent.
+long long metric(const server_process& hub, std::string_view name);
+
+/// Polls `done` every 20 ms until it holds or `deadline` passes.
+template <class Predicate> bool eventually(Predicate done, clock::time_point deadline) {
+    while (!done()) {
+        if (clock::now() >= deadline) {
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return true;
+}
 
 /// Well-formed UTF-8, no surrogates or overlongs.
 bool is_strict_utf8(std::string_view s);

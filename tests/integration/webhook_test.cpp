@@ -150,17 +150,6 @@ private:
     std::vector<record> records_;
 };
 
-/// The value of one sample of /metrics, or -1 when it is missing.
-long long metric(const server_process& hub, std::string_view name) {
-    const auto text = http_request(hub, "GET", "/metrics").body;
-    const std::string needle = "\nssehub_" + std::string(name) + " ";
-    const auto at = text.find(needle);
-    if (at == std::string::npos) {
-        return -1;
-    }
-    return std::stoll(text.substr(at + needle.size()));
-}
-
 /// Polls /metrics until `name` reaches `value` or the deadline passes; returns the last value.
 long long wait_metric(const server_process& hub, std::string_view name, long long value,
                       clock::time_point deadline) {
