@@ -24,38 +24,6 @@ bool is_success(int status) {
     return status >= 200 && status < 300;
 }
 
-/// How many `log` action lines the hub wrote for `session` ending with `reason`.
-std::size_t records(const server_process& hub, std::string_view session, std::string_view reason) {
-    const std::string needle =
-        "(session=" + std::string(session) + " reason=" + std::string(reason) + ")";
-    const std::string out = hub.output();
-    std::size_t n = 0;
-    for (auto at = out.find(needle); at != std::string::npos; at = out.find(needle, at + 1)) {
-        ++n;
-    }
-    return n;
-}
-
-/// Every `log` action line the hub wrote for `session`, whatever the reason.
-std::size_t records(const server_process& hub, std::string_view session) {
-    const std::string needle = "(session=" + std::string(session) + " reason=";
-    const std::string out = hub.output();
-    std::size_t n = 0;
-    for (auto at = out.find(needle); at != std::string::npos; at = out.find(needle, at + 1)) {
-        ++n;
-    }
-    return n;
-}
-
-/// A registerSession pin whose `disconnected` writes one log line per ending (the
-/// recorder of the field cases, read back from the hub's output).
-json::value declared(std::string_view session) {
-    return pin(
-        "registerSession",
-        {{"id", session},
-         {"disconnected", json::array{json::object{{"type", "log"}, {"message", "ended"}}}}});
-}
-
 /// A subscription that resumes from `last_event_id`, in the Last-Event-ID header.
 subscribe_options resuming_at(std::string last_event_id) {
     subscribe_options o;
@@ -622,15 +590,6 @@ TEST(ReplaceTest, StalledOldConnectionIsClosedAtOnce) {
 // Endings: F07, F08, F09, F13.
 
 class LifecycleTest : public hub_test {};
-
-std::size_t open_files(pid_t pid) {
-    std::size_t n = 0;
-    for ([[maybe_unused]] const auto& e :
-         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
-        ++n;
-    }
-    return n;
-}
 
 // F07: idle clients that leave, with FIN or RST, are noticed at once: sessions, streams
 // and files are back to their baseline long before any keep-alive, one record each.

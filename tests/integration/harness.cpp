@@ -10,6 +10,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/json.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cctype>
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <limits>
@@ -1048,6 +1050,44 @@ long long metric(const server_process& hub, std::string_view name) {
         return -1;
     }
     return std::stoll(text.substr(at + key.size()));
+}
+
+std::size_t open_files(pid_t pid) {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+        ++n;
+    }
+    return n;
+}
+
+boost::json::value declared(std::string_view session) {
+    namespace json = boost::json;
+    return pin(
+        "registerSession",
+        {{"id", session},
+         {"disconnected", json::array{json::object{{"type", "log"}, {"message", "ended"}}}}});
+}
+
+namespace {
+
+std::size_t occurrences(const std::string& text, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+        ++n;
+    }
+    return n;
+}
+
+} // namespace
+
+std::size_t records(const server_process& hub, std::string_view session, std::string_view reason) {
+    return occurrences(hub.output(),
+                       "(session=" + std::string(session) + " reason=" + std::string(reason) + ")");
+}
+
+std::size_t records(const server_process& hub, std::string_view session) {
+    return occurrences(hub.output(), "(session=" + std::string(session) + " reason=");
 }
 
 } // namespace ssehub::test

@@ -366,6 +366,19 @@ bool mentions(const boost::json::value& v, std::string_view s);
 /// The value of the sample `ssehub_NAME` (without labels) in /metrics; -1 when absent.
 long long metric(const server_process& hub, std::string_view name);
 
+/// How many files the process has open (its /proc/PID/fd entries).
+std::size_t open_files(pid_t pid);
+
+/// A registerSession pin whose `disconnected` writes one log line per ending: the
+/// recorder of the field cases, read back from the hub's output with records().
+boost::json::value declared(std::string_view session);
+
+/// How many endings the recorder wrote for `session` with `reason`.
+std::size_t records(const server_process& hub, std::string_view session, std::string_view reason);
+
+/// How many endings the recorder wrote for `session`, whatever the reason.
+std::size_t records(const server_process& hub, std::string_view session);
+
 /// Polls `done` every 20 ms until it holds or `deadline` passes.
 template <class Predicate> bool eventually(Predicate done, clock::time_point deadline) {
     while (!done()) {

@@ -122,35 +122,6 @@ private:
     pid_t pid_ = -1;
 };
 
-/// A registerSession pin whose `disconnected` writes one log line per ending: the
-/// recorder of the field cases, read back from the hub's output.
-json::value declared(const std::string& session) {
-    return pin(
-        "registerSession",
-        {{"id", session},
-         {"disconnected", json::array{json::object{{"type", "log"}, {"message", "ended"}}}}});
-}
-
-/// How many endings the recorder saw for `session`, whatever the reason.
-std::size_t records(const server_process& hub, const std::string& session) {
-    const std::string needle = "(session=" + session + " reason=";
-    const std::string out = hub.output();
-    std::size_t n = 0;
-    for (auto at = out.find(needle); at != std::string::npos; at = out.find(needle, at + 1)) {
-        ++n;
-    }
-    return n;
-}
-
-std::size_t open_files(pid_t pid) {
-    std::size_t n = 0;
-    for ([[maybe_unused]] const auto& e :
-         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
-        ++n;
-    }
-    return n;
-}
-
 /// A stream opened through the proxy, its head read and its `retry:` hint seen.
 std::unique_ptr<sse_stream> through(const nginx_proxy& proxy, const std::string& target) {
     auto s = std::make_unique<sse_stream>("127.0.0.1", proxy.port(), target);
