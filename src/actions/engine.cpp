@@ -133,6 +133,26 @@ json::object action_context(const end_scope* end) {
     return out;
 }
 
+// True when a string inside `v` holds a template naming `previous`: such a pin of a request
+// is rendered again, as it runs, with the result of the pin before it.
+bool mentions_previous(const json::value& v) {
+    if (v.is_string()) {
+        const std::string_view text = v.get_string();
+        return text.find("{{") != std::string_view::npos &&
+               text.find("previous") != std::string_view::npos;
+    }
+    if (v.is_array()) {
+        const auto& a = v.get_array();
+        return std::any_of(a.begin(), a.end(), [](const auto& x) { return mentions_previous(x); });
+    }
+    if (v.is_object()) {
+        const auto& o = v.get_object();
+        return std::any_of(o.begin(), o.end(),
+                           [](const auto& m) { return mentions_previous(m.value()); });
+    }
+    return false;
+}
+
 // Runs one checked pin against the hub and builds its result (DESIGN.md section 2).
 class pin_runner {
 public:
@@ -297,6 +317,21 @@ public:
 
     result<json::value> operator()(skipped_pin&) const { return json::object{{"skipped", true}}; }
 
+    result<json::value> operator()(each_pin& p) const {
+        json::array out;
+        out.reserve(p.runs.size());
+        for (std::size_t i = 0; i < p.runs.size(); ++i) {
+            auto r = std::visit(*this, p.runs[i]);
+            if (!r) {
+                auto e = std::move(r).error();
+                e.message += " (item " + std::to_string(i) + " of conditions.each)";
+                return e;
+            }
+            out.push_back(std::move(*r));
+        }
+        return out;
+    }
+
 private:
     // Names the action in the sender's log lines.
     std::string describe(std::string_view what) const {
@@ -376,10 +411,20 @@ result<json::value> engine::execute(const json::value& document, const namespace
     const bool many = document.is_array();
     json::array results;
     results.reserve(pins->size());
+    const json::value none;
     for (std::size_t i = 0; i < pins->size(); ++i) {
         const auto path = many ? path_index({}, i) : std::string();
-        auto r = run_guarded(hub_, (*pins)[i], path, default_ns, nullptr, webhooks_.get(),
-                             &options_.forward_url);
+        const auto& doc = many ? document.get_array()[i] : document;
+        result<json::value> r = json::value();
+        if (mentions_previous(doc)) {
+            auto context = template_context::request();
+            context.previous = results.empty() ? &none : &results.back();
+            r = parse_and_run(hub_, doc, path, {limits(), pin_scope::request, context}, default_ns,
+                              nullptr, webhooks_.get(), &options_.forward_url);
+        } else {
+            r = run_guarded(hub_, (*pins)[i], path, default_ns, nullptr, webhooks_.get(),
+                            &options_.forward_url);
+        }
         if (!r) {
             // Validation was all or nothing; execution is not, so say what already ran.
             auto e = std::move(r).error();
@@ -515,8 +560,20 @@ void engine::run_ended(const ended_session& s) {
 }
 
 void engine::run_list(const ended_session& s, const json::value& list, const std::string* channel) {
-    const template_context context{s.id, channel != nullptr ? std::string_view(*channel) : "",
-                                   to_string(s.reason), nullptr, false};
+    // TODO: the claims of the subscriber's verified JWT, which ended_session does not carry
+    // yet; until then `{{token.x}}` renders as "".
+    static const json::value no_claims = json::object{};
+    json::value previous;
+    const template_context context{
+        .session_id = s.id,
+        .channel_id = channel != nullptr ? std::string_view(*channel) : "",
+        .reason = to_string(s.reason),
+        .stream_request = nullptr,
+        .stand_in = false,
+        .item = nullptr,
+        .previous = &previous,
+        .token = &no_claims,
+    };
     const parse_options options{limits(), pin_scope::session_end, context};
     const end_scope end{s, channel};
 
@@ -531,8 +588,10 @@ void engine::run_list(const ended_session& s, const json::value& list, const std
         auto r = parse_and_run(hub_, pins[i], path, options, s.ns, &end, webhooks_.get(),
                                &options_.forward_url);
         if (r) {
+            previous = std::move(*r);
             continue;
         }
+        previous = nullptr;
 
         // One failing action never stops the next one (fix 4).
         stats_.failures.fetch_add(1, std::memory_order_relaxed);
@@ -580,7 +639,17 @@ void engine::on_connect(const json::value& pins, namespace_id ns, std::string se
 
 void engine::run_connect(const json::value& pins, const namespace_id& ns,
                          const std::string& session, const json::value& request) {
-    const template_context context{session, std::nullopt, std::nullopt, &request, false};
+    json::value previous;
+    const template_context context{
+        .session_id = session,
+        .channel_id = std::nullopt,
+        .reason = std::nullopt,
+        .stream_request = &request,
+        .stand_in = false,
+        .item = nullptr,
+        .previous = &previous,
+        .token = nullptr,
+    };
     const parse_options options{limits(), pin_scope::request, context};
     const auto& list = pins.get_array();
     for (std::size_t i = 0; i < list.size(); ++i) {
@@ -592,8 +661,10 @@ void engine::run_connect(const json::value& pins, const namespace_id& ns,
         auto r = parse_and_run(hub_, list[i], path, options, ns, nullptr, webhooks_.get(),
                                &options_.forward_url);
         if (r) {
+            previous = std::move(*r);
             continue;
         }
+        previous = nullptr;
         stats_.failures.fetch_add(1, std::memory_order_relaxed);
         log()->warn("action failed session={} {}: {}", session,
                     r.error().path.empty() ? path : r.error().path, r.error().message);

@@ -143,8 +143,8 @@ result<log_level> parse_level(std::string_view s, const std::string& path) {
 // takes the properties object and its path, and names the property itself in errors.
 class pin_parser {
 public:
-    pin_parser(const parse_options& options, std::size_t depth)
-        : options_(options), depth_(depth) {}
+    pin_parser(const parse_options& options, std::size_t depth, bool each_item = false)
+        : options_(options), depth_(depth), each_item_(each_item) {}
 
     result<pin> parse(const json::value& value, const std::string& path) const;
 
@@ -178,6 +178,8 @@ public:
     }
 
 private:
+    result<pin> parse_each(const json::value& value, const json::value& each,
+                           const std::string& path, const std::string& each_path) const;
     result<pin> parse_shorthand(const json::object& o, const std::string& path) const;
     result<pin> parse_skill(std::string_view element, const json::object& props,
                             const std::string& path, const std::string& element_path) const;
@@ -198,6 +200,7 @@ private:
 
     const parse_options& options_;
     std::size_t depth_;
+    bool each_item_; // parsing one item of conditions.each: `each` is already applied
 };
 
 result<pin> pin_parser::parse(const json::value& value, const std::string& path) const {
@@ -234,26 +237,31 @@ result<pin> pin_parser::parse(const json::value& value, const std::string& path)
 
     // `conditions.if` decides whether the pin runs; a condition the hub cannot evaluate is
     // refused now rather than ignored, or the pin would run when its author meant it not to.
+    // `conditions.each` runs the pin once per item, the item in the context.
     const auto conditions_path = path_key(path, "conditions");
-    bool runs = true;
+    const json::value* each = nullptr;
+    const json::value* if_value = nullptr;
     if (const auto* c = o.if_contains("conditions"); c != nullptr && !c->is_null()) {
         if (!c->is_object()) {
             return type_error(*c, "an object", conditions_path);
         }
-        for (const auto& member : c->get_object()) {
-            const std::string_view key = member.key();
-            if (key != "if") {
-                // TODO: conditions.each (one run per item), which needs `item` in templates.
-                return make_error(
-                    errc::bad_request, "conditions (" + quoted(key) + ") are not supported yet",
-                    core::is_valid_utf8(key) ? path_key(conditions_path, key) : conditions_path);
-            }
-            auto decided = condition_holds(member.value(), path_key(conditions_path, "if"));
-            if (!decided) {
-                return decided.error();
-            }
-            runs = *decided;
+        if (auto r = check_keys(c->get_object(), {"if", "each"}, "conditions", conditions_path);
+            !r) {
+            return r.error();
         }
+        each = c->get_object().if_contains("each");
+        if_value = c->get_object().if_contains("if");
+    }
+    if (each != nullptr && !each->is_null() && !each_item_) {
+        return parse_each(value, *each, path, path_key(conditions_path, "each"));
+    }
+    bool runs = true;
+    if (if_value != nullptr) {
+        auto decided = condition_holds(*if_value, path_key(conditions_path, "if"));
+        if (!decided) {
+            return decided.error();
+        }
+        runs = *decided;
     }
 
     static const json::object no_properties;
@@ -289,6 +297,65 @@ result<pin> pin_parser::parse(const json::value& value, const std::string& path)
                           " is not available here: only @digipair/skill-sse and ssehub run "
                           "in the hub, and actions.forward_url is not set",
                       library_path);
+}
+
+result<pin> pin_parser::parse_each(const json::value& value, const json::value& each,
+                                   const std::string& path, const std::string& each_path) const {
+    // The list: an array written in the pin (its strings rendered), or one {{variable}}
+    // naming an array (`{{previous.sessions}}`, `{{token.channels}}`, `{{item.members}}`).
+    json::value literal;
+    const json::value* list = nullptr;
+    if (each.is_array()) {
+        if (auto r = check_text(each, each_path); !r) {
+            return r.error();
+        }
+        auto rendered = render_json(each, options_.context, each_path);
+        if (!rendered) {
+            return rendered.error();
+        }
+        literal = std::move(*rendered);
+        list = &literal;
+    } else if (each.is_string()) {
+        auto named = resolve(each.get_string(), options_.context, each_path);
+        if (!named) {
+            return named.error();
+        }
+        list = *named;
+    } else {
+        return type_error(each, "an array or a {{variable}} string naming one", each_path);
+    }
+
+    // At registration a named list is not known yet: the pin is checked once, with a
+    // stand-in item.
+    if (list == template_context::unknown()) {
+        parse_options one = options_;
+        one.context.item = template_context::unknown();
+        auto p = pin_parser(one, depth_, true).parse(value, path);
+        if (!p) {
+            return p.error();
+        }
+        return each_pin{};
+    }
+
+    const auto& items = list->get_array();
+    if (items.size() > max_each_items) {
+        return make_error(errc::limit_exceeded,
+                          "holds " + std::to_string(items.size()) + " items, over the limit of " +
+                              std::to_string(max_each_items),
+                          each_path);
+    }
+    each_pin out;
+    out.runs.reserve(items.size());
+    for (const auto& item : items) {
+        parse_options one = options_;
+        one.context.item = &item;
+        auto p = pin_parser(one, depth_, true).parse(value, path);
+        if (!p) {
+            return p.error();
+        }
+        out.runs.push_back(std::move(*p));
+    }
+    return out;
 }
 
 result<pin> pin_parser::parse_shorthand(const json::object& o, const std::string& path) const {
@@ -724,6 +791,8 @@ std::string_view pin_name(const pin& p) noexcept {
         std::string_view operator()(const forward_pin&) const { return "forward"; }
 
         std::string_view operator()(const skipped_pin&) const { return "skipped"; }
+
+        std::string_view operator()(const each_pin&) const { return "each"; }
     };
 
     return std::visit(namer{}, p);
@@ -735,7 +804,11 @@ result<pin> parse_pin(const json::value& value, const std::string& path,
 }
 
 result<std::vector<pin>> parse_document(const json::value& document, const pin_limits& limits) {
-    const parse_options options{limits, pin_scope::request, template_context::request()};
+    // `previous` is known only as each pin runs: checked here with a stand-in, rendered
+    // again by the runner.
+    auto context = template_context::request();
+    context.previous = template_context::unknown();
+    const parse_options options{limits, pin_scope::request, context};
     const pin_parser parser(options, 0);
 
     if (document.is_object()) {

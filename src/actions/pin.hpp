@@ -119,8 +119,22 @@ struct skipped_pin {
     std::string element;
 };
 
-using pin = std::variant<register_session_pin, register_channel_pin, push_pin, broadcast_pin,
-                         log_pin, close_pin, notify_pin, webhook_pin, forward_pin, skipped_pin>;
+struct each_pin;
+
+using pin =
+    std::variant<register_session_pin, register_channel_pin, push_pin, broadcast_pin, log_pin,
+                 close_pin, notify_pin, webhook_pin, forward_pin, skipped_pin, each_pin>;
+
+/// A pin with `conditions.each`: the same pin once per item of the list, each rendered with
+/// that item as `{{item}}` (and its own `conditions.if`), run in order. An empty list runs
+/// nothing. Its result is the array of the runs' results.
+struct each_pin {
+    std::vector<pin> runs;
+};
+
+/// The most items one `conditions.each` may run, so that a list cannot turn one pin into
+/// unbounded work.
+inline constexpr std::size_t max_each_items = 1000;
 
 /// The element's name as written in the pin (`registerSession`, `log`, `notify`, ...).
 std::string_view pin_name(const pin& p) noexcept;

@@ -23,39 +23,88 @@ std::string_view trim(std::string_view s) noexcept {
     return s;
 }
 
-// Names a later version provides; until then they are refused by name, which reads better
-// than "unknown variable" for a documented one.
-bool is_planned(std::string_view name) noexcept {
-    return name.starts_with("token.");
-}
-
-// `request.a.b`: walks the request's JSON. A missing name renders as "" (or, when checking,
-// as its last word); a value that is not a string renders as its JSON.
-result<std::string> lookup_request(std::string_view name, const template_context& context,
-                                   const std::string& path) {
-    if (context.stream_request == nullptr) {
-        return make_error(errc::bad_request,
-                          "template variable '" + std::string(name) +
-                              "' is not available here (only in a route's connect actions)",
-                          path);
-    }
-    const boost::json::value* at = context.stream_request;
-    std::string_view rest = name.substr(std::string_view("request.").size());
-    std::string_view word;
-    while (!rest.empty()) {
+// The value at `rest` (dotted words) below `root`, or null when a word is missing.
+const boost::json::value* walk(const boost::json::value* root, std::string_view rest) {
+    const boost::json::value* at = root;
+    while (at != nullptr && !rest.empty()) {
         const auto dot = rest.find('.');
-        word = rest.substr(0, dot);
+        const auto word = rest.substr(0, dot);
         rest = dot == std::string_view::npos ? std::string_view{} : rest.substr(dot + 1);
-        const auto* object = at != nullptr ? at->if_object() : nullptr;
+        const auto* object = at->if_object();
         at = object != nullptr ? object->if_contains(word) : nullptr;
     }
-    if (at == nullptr || at->is_null()) {
-        return context.stand_in ? std::string(word) : std::string();
+    return at;
+}
+
+// The last word of a dotted name: what a stand-in renders, so that ids built from it can
+// be checked at registration.
+std::string_view last_word(std::string_view name) noexcept {
+    const auto dot = name.rfind('.');
+    return dot == std::string_view::npos ? name : name.substr(dot + 1);
+}
+
+// A value as template text: a string as itself, a missing or null value as "", anything
+// else as its JSON.
+std::string as_text(const boost::json::value* v) {
+    if (v == nullptr || v->is_null()) {
+        return {};
     }
-    if (at->is_string()) {
-        return std::string(at->get_string());
+    if (v->is_string()) {
+        return std::string(v->get_string());
     }
-    return boost::json::serialize(*at);
+    return boost::json::serialize(*v);
+}
+
+// The roots whose names walk a JSON value: `request.x`, `item.x`, `previous.x`, `token.x`.
+struct json_root {
+    const boost::json::value* value = nullptr;
+    bool stand_in = false;  // render the last word of a missing name
+    std::string_view where; // where the root exists, for the error when it does not
+};
+
+std::optional<json_root> root_of(std::string_view head, const template_context& context) {
+    if (head == "request") {
+        return json_root{context.stream_request, context.stand_in, "in a route's connect actions"};
+    }
+    if (head == "item") {
+        return json_root{context.item, false, "inside conditions.each"};
+    }
+    if (head == "previous") {
+        return json_root{context.previous, false, "in a list of pins"};
+    }
+    if (head == "token") {
+        return json_root{context.token, false, "in the actions of a subscriber's session"};
+    }
+    return std::nullopt;
+}
+
+// `item`, `previous.a.b`, `request.body.x`...: walks the root's JSON. A missing name renders
+// as "" (or, when checking, as its last word); a value that is not a string renders as its
+// JSON. `found` is false when `name` is not under a JSON root.
+result<std::string> lookup_json(std::string_view name, const template_context& context,
+                                const std::string& path, bool& found) {
+    const auto dot = name.find('.');
+    const auto head = name.substr(0, dot);
+    const auto root = root_of(head, context);
+    found = root.has_value() && (head != "request" || dot != std::string_view::npos);
+    if (!found) {
+        return std::string();
+    }
+    if (root->value == nullptr) {
+        return make_error(errc::bad_request,
+                          "template variable '" + std::string(name) +
+                              "' is not available here (only " + std::string(root->where) + ")",
+                          path);
+    }
+    if (root->value == template_context::unknown()) {
+        return std::string(last_word(name));
+    }
+    const auto rest = dot == std::string_view::npos ? std::string_view{} : name.substr(dot + 1);
+    const auto* at = walk(root->value, rest);
+    if ((at == nullptr || at->is_null()) && root->stand_in) {
+        return std::string(last_word(name));
+    }
+    return as_text(at);
 }
 
 // A variable name: dotted words of letters, digits, `_` and `-`. Anything else inside the
@@ -110,11 +159,6 @@ result<std::string_view> lookup(std::string_view name, const template_context& c
                               "as {{session.id}} (FEEL and CEL are not evaluated here)",
                           path);
     }
-    if (is_planned(name)) {
-        return make_error(errc::bad_request,
-                          "template variable '" + std::string(name) + "' is not supported yet",
-                          path);
-    }
     return make_error(errc::bad_request,
                       "unknown template variable '" + std::string(name) +
                           "' (use NOEVAL: for a literal string)",
@@ -123,12 +167,68 @@ result<std::string_view> lookup(std::string_view name, const template_context& c
 
 } // namespace
 
+const boost::json::value* template_context::unknown() noexcept {
+    static const boost::json::value marker;
+    return &marker;
+}
+
+bool is_one_variable(std::string_view text) noexcept {
+    if (!text.starts_with(open_mark) || !text.ends_with(close_mark) ||
+        text.size() < open_mark.size() + close_mark.size()) {
+        return false;
+    }
+    const auto inside = text.substr(open_mark.size(), text.size() - 4);
+    return inside.find(open_mark) == std::string_view::npos &&
+           inside.find(close_mark) == std::string_view::npos && is_variable_name(trim(inside));
+}
+
+result<const boost::json::value*> resolve(std::string_view text, const template_context& context,
+                                          const std::string& path) {
+    if (!is_one_variable(text)) {
+        return make_error(errc::bad_request,
+                          "must be an array, or one {{variable}} naming an array (FEEL and CEL "
+                          "expressions are not evaluated here)",
+                          path);
+    }
+    const auto name = trim(text.substr(open_mark.size(), text.size() - 4));
+    const auto dot = name.find('.');
+    const auto root = root_of(name.substr(0, dot), context);
+    if (!root || root->value == nullptr) {
+        return make_error(errc::bad_request,
+                          "'" + std::string(name) +
+                              "' does not name a list here (use item, previous, token or "
+                              "request values)",
+                          path);
+    }
+    if (root->value == template_context::unknown() ||
+        (root->stand_in && dot != std::string_view::npos &&
+         walk(root->value, name.substr(dot + 1)) == nullptr)) {
+        return template_context::unknown();
+    }
+    const auto* at = walk(root->value, dot == std::string_view::npos ? std::string_view{}
+                                                                     : name.substr(dot + 1));
+    if (at == nullptr || !at->is_array()) {
+        return make_error(errc::bad_request,
+                          "'" + std::string(name) + "' is " +
+                              (at == nullptr ? std::string("missing") : "not an array"),
+                          path);
+    }
+    return at;
+}
+
 template_context template_context::probe_connect() {
     static const boost::json::value stand_in =
         boost::json::object{{"query", boost::json::object{}},
                             {"headers", boost::json::object{}},
                             {"body", boost::json::object{}}};
-    return {"session", std::nullopt, std::nullopt, &stand_in, true};
+    return {.session_id = "session",
+            .channel_id = std::nullopt,
+            .reason = std::nullopt,
+            .stream_request = &stand_in,
+            .stand_in = true,
+            .item = nullptr,
+            .previous = unknown(),
+            .token = nullptr};
 }
 
 bool is_template(std::string_view text) noexcept {
@@ -169,13 +269,15 @@ result<std::string> render(std::string_view text, const template_context& contex
                               path);
         }
         const auto name = trim(text.substr(0, close));
-        if (name.starts_with("request.") && is_variable_name(name)) {
-            auto value = lookup_request(name, context, path);
+        bool found = false;
+        if (is_variable_name(name)) {
+            auto value = lookup_json(name, context, path, found);
             if (!value) {
                 return value.error();
             }
             out += *value;
-        } else {
+        }
+        if (!found) {
             auto value = lookup(name, context, path);
             if (!value) {
                 return value.error();

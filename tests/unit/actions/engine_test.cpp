@@ -496,3 +496,87 @@ TEST_F(EngineTest, AnActionThatEndsAnotherSessionQueuesItsRunToo) {
 }
 
 } // namespace
+
+// conditions.each in a request: one push per item, the item in the template; the pin's
+// result is the array of the runs' results, and an empty list runs nothing.
+TEST_F(EngineTest, EachRunsThePinOncePerItem) {
+    const auto a = connect("a");
+    const auto b = connect("b");
+    const auto results = run(R"([
+        {"library":"@digipair/skill-sse","element":"push",
+         "properties":{"id":"{{item.to}}","message":{"hello":"{{item.to}}","n":"{{item.n}}"}},
+         "conditions":{"each":[{"to":"a","n":1},{"to":"b","n":2},{"to":"a","n":3}]}},
+        {"library":"@digipair/skill-sse","element":"push","properties":{"id":"a","message":0},
+         "conditions":{"each":[]}}
+    ])");
+    ASSERT_EQ(results.as_array().size(), 2u);
+    const auto& runs = results.as_array()[0].as_array();
+    ASSERT_EQ(runs.size(), 3u);
+    for (const auto& r : runs) {
+        EXPECT_EQ(r.at("delivered"), 1);
+    }
+    EXPECT_EQ(results.as_array()[1], json::array{}) << "an empty list runs nothing";
+
+    ASSERT_EQ(a->events.size(), 2u);
+    EXPECT_EQ(data_of(a->events[0]), json::parse(R"({"hello":"a","n":"1"})"));
+    EXPECT_EQ(data_of(a->events[1]), json::parse(R"({"hello":"a","n":"3"})"));
+    ASSERT_EQ(b->events.size(), 1u);
+    EXPECT_EQ(data_of(b->events[0]), json::parse(R"({"hello":"b","n":"2"})"));
+}
+
+// `previous` is the result of the pin before it in the same list: here registerChannel's
+// `{id, sessions}` names the channel the broadcast goes to, and each iterates a result.
+TEST_F(EngineTest, PreviousIsTheResultOfThePriorPin) {
+    const auto client = connect("s1");
+    const auto results = run(R"([
+        {"library":"@digipair/skill-sse","element":"registerChannel",
+         "properties":{"session":"s1","id":"room-7"}},
+        {"library":"@digipair/skill-sse","element":"broadcast",
+         "properties":{"id":"{{previous.id}}","message":"{{previous.sessions}} in {{previous.id}}"}},
+        {"library":"@digipair/skill-sse","element":"push",
+         "properties":{"id":"s1","message":"after {{previous.delivered}}"}}
+    ])");
+    ASSERT_EQ(results.as_array().size(), 3u);
+    EXPECT_EQ(results.as_array()[1].at("delivered"), 1);
+    ASSERT_EQ(client->events.size(), 2u);
+    EXPECT_EQ(data_of(client->events[0]), json::value("1 in room-7"));
+    EXPECT_EQ(data_of(client->events[1]), json::value("after 1"));
+
+    // A lone pin has no prior pin: previous renders as "".
+    const auto lone = run(R"({"library":"@digipair/skill-sse","element":"push",
+        "properties":{"id":"s1","message":"<{{previous.id}}>"}})");
+    EXPECT_EQ(lone.at("delivered"), 1);
+    ASSERT_EQ(client->events.size(), 3u);
+    EXPECT_EQ(data_of(client->events[2]), json::value("<>"));
+}
+
+// In a disconnected list, each and previous work as in a request, with the session's end
+// in the context; a failed pin leaves previous null for the next one.
+TEST_F(EngineTest, DisconnectedListsIterateAndSeeThePreviousResult) {
+    const auto w1 = connect("w1");
+    const auto w2 = connect("w2");
+    engine_.start();
+    engine_.on_session_end(ending("s1", json::parse(R"([
+        {"library":"@digipair/skill-sse","element":"registerChannel",
+         "properties":{"session":"w1","id":"watchers"}},
+        {"library":"@digipair/skill-sse","element":"push",
+         "properties":{"id":"{{item}}","message":"{{session.id}} left ({{reason}}), {{previous.id}}"},
+         "conditions":{"each":["w1","w2"]}},
+        {"library":"@digipair/skill-sse","element":"push",
+         "properties":{"id":"w1","message":"{{previous}}"},
+         "conditions":{"each":"{{previous}}","if":"{{item.delivered}}"}},
+        {"library":"@digipair/skill-sse","element":"push","properties":{"id":"nobody\u0001",
+         "message":1}},
+        {"library":"@digipair/skill-sse","element":"push",
+         "properties":{"id":"w2","message":"<{{previous}}>"}}
+    ])")));
+    finish_actions();
+
+    EXPECT_EQ(engine_.stats().actions, 5u);
+    EXPECT_EQ(engine_.stats().failures, 1u) << "the bad id fails alone";
+    ASSERT_EQ(w1->events.size(), 3u);
+    EXPECT_EQ(data_of(w1->events[0]), json::value("s1 left (client_closed), watchers"));
+    ASSERT_EQ(w2->events.size(), 2u);
+    EXPECT_EQ(data_of(w2->events[0]), json::value("s1 left (client_closed), watchers"));
+    EXPECT_EQ(data_of(w2->events[1]), json::value("<>")) << "a failed pin leaves previous null";
+}

@@ -370,8 +370,89 @@ TEST(ParseDocumentTest, ConditionsIfSkipsAPinAndRefusesExpressions) {
     EXPECT_NE(e.message.find("expression"), std::string::npos) << e.message;
 
     e = refused(R"({"library":"ssehub","element":"log","properties":{"message":"m"},)"
-                R"("conditions":{"each":[1,2]}})");
+                R"("conditions":{"while":[1,2]}})");
+    EXPECT_EQ(e.path, "conditions.while");
+}
+
+// conditions.each, as the Digipair engine reads it: the pin once per item, `{{item}}` in its
+// context, its `if` decided per item; an empty list runs nothing.
+TEST(ParseDocumentTest, ConditionsEachMakesOneRunPerItem) {
+    auto pins = parsed(R"({"library":"@digipair/skill-sse","element":"push",)"
+                       R"("properties":{"id":"{{item.who}}","message":"hi {{item.who}}"},)"
+                       R"("conditions":{"each":[{"who":"a"},{"who":"b"},{"who":"c"}],)"
+                       R"("if":"{{item.who}}"}})");
+    ASSERT_EQ(pins.size(), 1u);
+    const auto& each = std::get<each_pin>(pins[0]);
+    ASSERT_EQ(each.runs.size(), 3u);
+    EXPECT_EQ(std::get<push_pin>(each.runs[0]).id, "a");
+    EXPECT_EQ(std::get<push_pin>(each.runs[2]).message, json::value("hi c"));
+
+    // The condition sees the item: an empty one skips that run only.
+    pins = parsed(R"({"library":"ssehub","element":"log","properties":{"message":"{{item}}"},)"
+                  R"("conditions":{"each":["x","","y"],"if":"{{item}}"}})");
+    const auto& some = std::get<each_pin>(pins[0]);
+    ASSERT_EQ(some.runs.size(), 3u);
+    EXPECT_EQ(std::get<log_pin>(some.runs[0]).message, "x");
+    EXPECT_TRUE(std::holds_alternative<skipped_pin>(some.runs[1]));
+    EXPECT_EQ(std::get<log_pin>(some.runs[2]).message, "y");
+
+    pins = parsed(R"({"library":"ssehub","element":"log","properties":{"message":"m"},)"
+                  R"("conditions":{"each":[]}})");
+    EXPECT_TRUE(std::get<each_pin>(pins[0]).runs.empty()) << "an empty list runs nothing";
+}
+
+TEST(ParseDocumentTest, ConditionsEachRefusesWhatItCannotIterate) {
+    // Each item is checked like the pin it makes, with the item's path-free error.
+    auto e = refused(R"([{"library":"@digipair/skill-sse","element":"push",)"
+                     R"("properties":{"id":"{{item}}","message":1},)"
+                     R"("conditions":{"each":["ok","bad\nid"]}}])");
+    EXPECT_EQ(e.path, "[0].properties.id");
+
+    e = refused(R"({"library":"ssehub","element":"log","properties":{"message":"m"},)"
+                R"("conditions":{"each":"items + 1"}})");
     EXPECT_EQ(e.path, "conditions.each");
+    EXPECT_NE(e.message.find("FEEL"), std::string::npos) << e.message;
+
+    e = refused(R"({"library":"ssehub","element":"log","properties":{"message":"m"},)"
+                R"("conditions":{"each":3}})");
+    EXPECT_EQ(e.path, "conditions.each");
+
+    // A request has no session: session.id names no list.
+    e = refused(R"({"library":"ssehub","element":"log","properties":{"message":"m"},)"
+                R"("conditions":{"each":"{{session.id}}"}})");
+    EXPECT_EQ(e.path, "conditions.each");
+
+    // {{item}} outside each is refused, naming where it exists.
+    e = refused(R"({"library":"ssehub","element":"log","properties":{"message":"{{item}}"}})");
+    EXPECT_EQ(e.path, "properties.message");
+    EXPECT_NE(e.message.find("conditions.each"), std::string::npos) << e.message;
+
+    json::array many;
+    for (std::size_t i = 0; i <= max_each_items; ++i) {
+        many.push_back(static_cast<std::int64_t>(i));
+    }
+    json::value doc = json::parse(R"({"library":"ssehub","element":"log",)"
+                                  R"("properties":{"message":"m"}})");
+    doc.as_object()["conditions"] = json::object{{"each", many}};
+    e = refused(doc);
+    EXPECT_EQ(e.code, errc::limit_exceeded);
+    EXPECT_EQ(e.path, "conditions.each");
+}
+
+// A disconnected list names its lists with {{previous.x}} or {{token.x}}: they are known
+// only when it runs, so registration checks the pin once with a stand-in item.
+TEST(CheckDisconnectedTest, EachOverANamedListIsCheckedWithAStandIn) {
+    EXPECT_TRUE(check_disconnected(
+        json::parse(R"([{"library":"@digipair/skill-sse","element":"push",)"
+                    R"("properties":{"id":"{{item.id}}","message":"{{previous.eventId}}"},)"
+                    R"("conditions":{"each":"{{previous.sessions}}"}}])"),
+        "disconnected", limits()));
+    auto r = check_disconnected(
+        json::parse(R"([{"library":"@digipair/skill-sse","element":"push",)"
+                    R"("properties":{"message":1},"conditions":{"each":"{{token.rooms}}"}}])"),
+        "disconnected", limits());
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().path, "disconnected[0].properties.id");
 }
 
 // In a disconnected list the condition sees the ending session.

@@ -74,9 +74,49 @@ TEST(TemplateTest, RefusesAVariableTheContextDoesNotHave) {
     EXPECT_NE(e.message.find("not available"), std::string::npos) << e.message;
 }
 
-TEST(TemplateTest, RefusesPlannedVariablesAsNotSupportedYet) {
-    const auto e = failure("{{token.sub}}");
-    EXPECT_NE(e.message.find("not supported yet"), std::string::npos) << e.message;
+// item, previous and token walk a JSON value; each exists only where it has a value, and
+// a missing name below one renders as "".
+TEST(TemplateTest, ItemPreviousAndTokenWalkTheirValues) {
+    auto e = failure("{{token.sub}}", template_context::request());
+    EXPECT_NE(e.message.find("subscriber"), std::string::npos) << e.message;
+    e = failure("{{item}}");
+    EXPECT_NE(e.message.find("conditions.each"), std::string::npos) << e.message;
+    e = failure("{{previous.id}}", template_context::request());
+    EXPECT_NE(e.message.find("list of pins"), std::string::npos) << e.message;
+
+    const auto item = json::parse(R"({"name":"a","tags":["x"]})");
+    const auto previous = json::parse(R"({"delivered":2,"eventId":null})");
+    const auto token = json::parse(R"({"sub":"alice","scope":{"room":"r1"}})");
+    auto context = ended("room");
+    context.item = &item;
+    context.previous = &previous;
+    context.token = &token;
+    EXPECT_EQ(rendered("{{item.name}}/{{item.tags}}/{{previous.delivered}}/{{previous.eventId}}/"
+                       "{{token.sub}}/{{token.scope.room}}/{{token.missing}}",
+                       context),
+              R"(a/["x"]/2//alice/r1/)");
+    EXPECT_EQ(rendered("{{item}}", context), R"({"name":"a","tags":["x"]})");
+
+    // At registration they stand in as their last word.
+    EXPECT_EQ(rendered("{{previous.eventId}}-{{token.sub}}", template_context::probe()),
+              "eventId-sub");
+}
+
+// resolve() keeps the JSON value of one variable, so conditions.each gets an array.
+TEST(TemplateTest, ResolveNamesAnArray) {
+    const auto previous = json::parse(R"({"list":[1,2],"one":3})");
+    auto context = ended("room");
+    context.previous = &previous;
+    auto r = ssehub::actions::resolve("{{previous.list}}", context, "each");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(**r, json::parse("[1,2]"));
+    EXPECT_FALSE(ssehub::actions::resolve("{{previous.one}}", context, "each"));
+    EXPECT_FALSE(ssehub::actions::resolve("{{previous.none}}", context, "each"));
+    EXPECT_FALSE(ssehub::actions::resolve("{{reason}}", context, "each"));
+    EXPECT_FALSE(ssehub::actions::resolve("x {{previous.list}}", context, "each"));
+    r = ssehub::actions::resolve("{{previous.list}}", template_context::probe(), "each");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, template_context::unknown());
 }
 
 TEST(TemplateTest, RequestVariablesExistOnlyInConnectActions) {
