@@ -22,6 +22,7 @@ enum class errc {
     forbidden,
     unavailable, ///< draining or a broker that cannot deliver
     internal,
+    timeout, ///< a request's head or body did not arrive in time (408)
 };
 
 /// The JSON name of a code: `bad_request`, `not_found`, ...

@@ -125,6 +125,10 @@ int run_cli(int argc, const char* const* argv) {
             ->capture_default_str();
         cmd.add_option("--token", client.token, "API key or JWT, sent as a Bearer credential")
             ->envname("SSEHUB_TOKEN");
+        cmd.add_option("--ca-file", client.ca_file,
+                       "https:// URLs: PEM file of the CAs to trust (default: the system's)")
+            ->envname("SSEHUB_CA_FILE")
+            ->check(CLI::ExistingFile);
         if (in_namespace) {
             cmd.add_option("--digipair", client.digipair, "namespace: the digipair");
             cmd.add_option("--reasoning", client.reasoning, "namespace: the reasoning");

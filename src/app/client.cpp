@@ -8,6 +8,10 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
@@ -20,9 +24,11 @@
 #include <boost/url/url.hpp>
 #include <csignal>
 #include <initializer_list>
+#include <openssl/ssl.h>
 #include <ostream>
 #include <ssehub/error.hpp>
 #include <sys/socket.h>
+#include <variant>
 
 namespace ssehub::app {
 
@@ -47,21 +53,23 @@ struct hub_address {
     std::string host_header;         ///< the Host header: host[:port] as in the URL
     std::vector<std::string> prefix; ///< path segments the hub is mounted under
     std::string token;               ///< sent as `Authorization: Bearer`, when set
+    bool tls = false;                ///< https://: the certificate is verified, always
+    std::string ca_file;             ///< trusted CAs (PEM); empty: the system's
 };
 
 result<hub_address> parse_hub_url(std::string_view text) {
     auto u = boost::urls::parse_uri(text);
-    if (!u || u->scheme() != "http" || u->host_address().empty() || u->has_userinfo() ||
-        u->has_query() || u->has_fragment()) {
-        return make_error(errc::bad_request,
-                          "--url must be http://HOST[:PORT][/PATH] (no TLS yet), not '" +
-                              std::string(text) + "'");
+    if (!u || (u->scheme() != "http" && u->scheme() != "https") || u->host_address().empty() ||
+        u->has_userinfo() || u->has_query() || u->has_fragment()) {
+        return make_error(errc::bad_request, "--url must be http[s]://HOST[:PORT][/PATH], not '" +
+                                                 std::string(text) + "'");
     }
 
     hub_address hub;
     hub.url = text;
+    hub.tls = u->scheme() == "https";
     hub.host = u->host_address();
-    hub.port = u->has_port() ? std::string(u->port()) : "80";
+    hub.port = u->has_port() ? std::string(u->port()) : hub.tls ? "443" : "80";
     hub.host_header = u->encoded_host_and_port();
     for (const auto segment : u->segments()) {
         if (!segment.empty()) {
@@ -99,7 +107,60 @@ error unreachable(const hub_address& hub, const boost::system::error_code& ec) {
                       "cannot reach the hub at " + hub.url + ": " + ec.message());
 }
 
-result<tcp::socket> connect(asio::io_context& ioc, const hub_address& hub) {
+// A connection to the hub: clear TCP, or TLS over it for an https:// URL.
+struct hub_stream {
+    using tls_stream = asio::ssl::stream<tcp::socket>;
+
+    std::variant<tcp::socket, tls_stream> stream;
+
+    /// The TCP socket under it, for shutdown() from a signal handler.
+    tcp::socket& socket() {
+        if (auto* tls = std::get_if<tls_stream>(&stream)) {
+            return tls->next_layer();
+        }
+        return std::get<tcp::socket>(stream);
+    }
+
+    /// Calls `f` with the stream to read and write, whichever it is.
+    template <class F> auto visit(F&& f) { return std::visit(std::forward<F>(f), stream); }
+};
+
+// The TLS handshake on `socket`, verifying the hub's certificate against --ca-file (or the
+// system's CAs) and its name (or IP address) against the URL's host.
+result<hub_stream> secure(tcp::socket socket, const hub_address& hub) {
+    boost::system::error_code ec;
+    asio::ssl::context context(asio::ssl::context::tls_client);
+    context.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1);
+    if (hub.ca_file.empty()) {
+        context.set_default_verify_paths(ec);
+    } else {
+        context.load_verify_file(hub.ca_file, ec);
+    }
+    if (ec) {
+        return make_error(errc::bad_request,
+                          "cannot load the CA file '" + hub.ca_file + "': " + ec.message());
+    }
+    context.set_verify_mode(asio::ssl::verify_peer);
+
+    hub_stream::tls_stream tls(std::move(socket), context);
+    tls.set_verify_callback(asio::ssl::host_name_verification(hub.host));
+    boost::system::error_code not_ip;
+    asio::ip::make_address(hub.host, not_ip);
+    if (not_ip) {
+        // SNI names hosts only, never addresses.
+        SSL_set_tlsext_host_name(tls.native_handle(), hub.host.c_str());
+    }
+    tls.handshake(asio::ssl::stream_base::client, ec);
+    if (ec) {
+        return make_error(errc::unavailable,
+                          "TLS with the hub at " + hub.url + " failed: " + ec.message());
+    }
+    return hub_stream{std::move(tls)};
+}
+
+result<hub_stream> connect(asio::io_context& ioc, const hub_address& hub) {
     boost::system::error_code ec;
     tcp::resolver resolver(ioc);
     const auto endpoints = resolver.resolve(hub.host, hub.port, ec);
@@ -111,7 +172,10 @@ result<tcp::socket> connect(asio::io_context& ioc, const hub_address& hub) {
     if (ec) {
         return unreachable(hub, ec);
     }
-    return socket;
+    if (hub.tls) {
+        return secure(std::move(socket), hub);
+    }
+    return hub_stream{std::move(socket)};
 }
 
 http::request<http::string_body> make_request(const hub_address& hub, http::verb method,
@@ -147,14 +211,15 @@ result<reply> exchange(const hub_address& hub, const boost::urls::url& where, st
     req.prepare_payload();
 
     boost::system::error_code ec;
-    http::write(*socket, req, ec);
-    if (ec) {
-        return unreachable(hub, ec);
-    }
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(reply_limit_bytes);
-    http::read(*socket, buffer, parser, ec);
+    socket->visit([&](auto& stream) {
+        http::write(stream, req, ec);
+        if (!ec) {
+            http::read(stream, buffer, parser, ec);
+        }
+    });
     if (ec) {
         return unreachable(hub, ec);
     }
@@ -190,6 +255,7 @@ int post(const client_options& options, std::initializer_list<std::string_view> 
         return fail(hub.error(), err);
     }
     hub->token = options.token;
+    hub->ca_file = options.ca_file;
     auto where = target(*hub, path);
     if (in_namespace) {
         add_namespace(where, options);
@@ -241,8 +307,8 @@ private:
 // Reads the body of the message `parser` is on, piece by piece as it arrives (the chunked
 // framing undone), and hands each piece to `take` until the message ends or `take`
 // returns false.
-template <class Take>
-boost::system::error_code read_pieces(tcp::socket& socket, beast::flat_buffer& buffer,
+template <class Stream, class Take>
+boost::system::error_code read_pieces(Stream& socket, beast::flat_buffer& buffer,
                                       http::response_parser<http::buffer_body>& parser, Take take) {
     std::array<char, 8192> piece{};
     while (!parser.is_done()) {
@@ -352,6 +418,7 @@ int tail(const client_options& options, const tail_options& what, std::ostream& 
         return fail(hub.error(), err);
     }
     hub->token = options.token;
+    hub->ca_file = options.ca_file;
     auto where = target(*hub, {"events"});
     if (what.session) {
         where.params().append({"session", *what.session});
@@ -366,7 +433,7 @@ int tail(const client_options& options, const tail_options& what, std::ostream& 
     if (!socket) {
         return fail(socket.error(), err);
     }
-    const interrupt_guard guard(socket->native_handle());
+    const interrupt_guard guard(socket->socket().native_handle());
 
     // Send the subscription and read up to the end of the headers.
     auto req = make_request(*hub, http::verb::get, where);
@@ -376,13 +443,15 @@ int tail(const client_options& options, const tail_options& what, std::ostream& 
         req.set("Last-Event-ID", *what.last_event_id);
     }
     boost::system::error_code ec;
-    http::write(*socket, req, ec);
     beast::flat_buffer buffer;
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);
-    if (!ec) {
-        http::read_header(*socket, buffer, parser, ec);
-    }
+    socket->visit([&](auto& stream) {
+        http::write(stream, req, ec);
+        if (!ec) {
+            http::read_header(stream, buffer, parser, ec);
+        }
+    });
     if (tail_interrupted) {
         return exit_ok;
     }
@@ -394,9 +463,11 @@ int tail(const client_options& options, const tail_options& what, std::ostream& 
     const auto& head = parser.get();
     if (head.result() != http::status::ok) {
         std::string body;
-        read_pieces(*socket, buffer, parser, [&body](std::string_view piece) {
-            body.append(piece);
-            return body.size() < error_body_limit_bytes;
+        socket->visit([&](auto& stream) {
+            read_pieces(stream, buffer, parser, [&body](std::string_view piece) {
+                body.append(piece);
+                return body.size() < error_body_limit_bytes;
+            });
         });
         return report(reply{head.result_int(), std::string(head.reason()), std::move(body)}, out,
                       err);
@@ -418,9 +489,11 @@ int tail(const client_options& options, const tail_options& what, std::ostream& 
             ++seen;
         }
     });
-    ec = read_pieces(*socket, buffer, parser, [&](std::string_view piece) {
-        events.feed(piece);
-        return !enough();
+    socket->visit([&](auto& stream) {
+        ec = read_pieces(stream, buffer, parser, [&](std::string_view piece) {
+            events.feed(piece);
+            return !enough();
+        });
     });
 
     if (enough() || tail_interrupted) {

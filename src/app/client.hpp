@@ -12,7 +12,8 @@
 namespace ssehub::app {
 
 /// The command line client's side of a running hub: push, broadcast, run and tail, each a
-/// blocking HTTP/1.1 exchange over plain TCP (no TLS yet). Each command writes the reply
+/// blocking HTTP/1.1 exchange over TCP, or over TLS for an https:// URL (the hub's
+/// certificate and name are always verified). Each command writes the reply
 /// to `out`, problems to `err`, and returns the process exit status below.
 
 inline constexpr std::string_view default_hub_url = "http://127.0.0.1:8080";
@@ -27,7 +28,8 @@ struct client_options {
     std::string url{default_hub_url};
     std::string digipair;
     std::string reasoning;
-    std::string token; ///< API key or JWT, sent as `Authorization: Bearer`; empty: none
+    std::string token;   ///< API key or JWT, sent as `Authorization: Bearer`; empty: none
+    std::string ca_file; ///< https://: PEM file of the CAs to trust; empty: the system's
 };
 
 /// The message as the hub receives it: the JSON value the text holds, or, when the text is

@@ -341,6 +341,13 @@ constexpr std::array options{
            .target = in_server<&http::server_options::header_limit>,
            .min = 1024,
            .max = 4 * mib},
+    option{.key = "limits.head_timeout",
+           .type = option_type::duration,
+           .fallback = "10s",
+           .help = "request line and headers, from their first byte (408)",
+           .target = in_server<&http::server_options::head_timeout>,
+           .min = 1,
+           .max = ms_per_hour},
     option{.key = "limits.publish_rate",
            .type = option_type::uint,
            .fallback = "0",
@@ -930,7 +937,8 @@ public:
         for (const auto& var : env) {
             // The client commands' variables are not settings of the hub.
             if (!var.name.starts_with("SSEHUB_") || var.name == "SSEHUB_URL" ||
-                var.name == "SSEHUB_TOKEN" || var.name == "SSEHUB_CONFIG") {
+                var.name == "SSEHUB_TOKEN" || var.name == "SSEHUB_CA_FILE" ||
+                var.name == "SSEHUB_CONFIG") {
                 continue;
             }
             origin from{"environment " + var.name, quote(var.value)};

@@ -149,16 +149,25 @@ int serve(const config& cfg) {
             c->stop();
         }
     };
+    bool tunnels_draining = false;
     wait_drained = [&] {
+        // Once the streams are done, their last bytes may still be on the way through a TLS
+        // tunnel: the tunnels close when they have forwarded everything.
+        const bool streams_done = srv->stats().open_streams.load() == 0;
+        if (streams_done && !tunnels_draining) {
+            tunnels_draining = true;
+            srv->drain_tunnels();
+        }
         // Webhooks of the shutdown's own actions count too: they go out before the exit.
-        const bool drained = srv->stats().open_streams.load() == 0 &&
+        const bool drained = streams_done && srv->stats().open_tunnels.load() == 0 &&
                              engine->stats().pending.load() == 0 &&
                              engine->webhooks().queued.load() == 0;
         if (drained || clock::now() >= stop_at) {
             if (!drained) {
-                log->warn("shutdown deadline reached streams={} pending_actions={} webhooks={}",
-                          srv->stats().open_streams.load(), engine->stats().pending.load(),
-                          engine->webhooks().queued.load());
+                log->warn("shutdown deadline reached streams={} tls={} pending_actions={} "
+                          "webhooks={}",
+                          srv->stats().open_streams.load(), srv->stats().open_tunnels.load(),
+                          engine->stats().pending.load(), engine->webhooks().queued.load());
             }
             finish();
             return;

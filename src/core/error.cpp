@@ -26,6 +26,8 @@ std::string_view to_string(errc code) {
         return "unavailable";
     case errc::internal:
         return "internal";
+    case errc::timeout:
+        return "timeout";
     }
     return "internal";
 }

@@ -172,6 +172,10 @@ bool subscriber_grant::allows_session(std::string_view id) const {
                        [id](const std::string& s) { return matches(s, id); });
 }
 
+bool subscriber_grant::allows_any_session() const {
+    return std::ranges::find(sessions, "*") != sessions.end();
+}
+
 bool subscriber_grant::allows_channel(std::string_view id) const {
     return std::any_of(channels.begin(), channels.end(),
                        [id](const std::string& c) { return matches(c, id); });
@@ -385,7 +389,11 @@ result<publisher> authenticator::authenticate_publisher(const request& req) cons
         }
         const auto& c = claims->as_object();
         publisher p;
-        if (const auto* t = c.if_contains("tenant"); t != nullptr && t->is_string()) {
+        if (const auto* t = c.if_contains("tenant"); t != nullptr) {
+            // Anything but a string would fall back to the default tenant, the widest one.
+            if (!t->is_string()) {
+                return unauthorized("the publisher token's tenant claim must be a string");
+            }
             p.tenant = t->as_string();
         }
         auto rights = parse_rights(string_list(c.if_contains("rights")));
@@ -434,7 +442,10 @@ authenticator::authenticate_subscriber(const request& req, const boost::urls::ur
     }
     const auto& c = claims->as_object();
     subscriber_grant g;
-    if (const auto* t = c.if_contains("tenant"); t != nullptr && t->is_string()) {
+    if (const auto* t = c.if_contains("tenant"); t != nullptr) {
+        if (!t->is_string()) {
+            return unauthorized("the subscriber token's tenant claim must be a string");
+        }
         g.tenant = t->as_string();
     }
     g.sessions = string_list(c.if_contains("sessions"));
@@ -448,6 +459,7 @@ bool rate_limiter::allow(const std::string& name, clock::time_point now) {
     }
     const auto rate = static_cast<double>(rate_);
     std::lock_guard lock(mu_);
+    sweep(now);
     auto [it, fresh] = buckets_.try_emplace(name, bucket{rate, now});
     auto& b = it->second;
     if (!fresh) {
@@ -460,6 +472,21 @@ bool rate_limiter::allow(const std::string& name, clock::time_point now) {
     }
     b.tokens -= 1.0;
     return true;
+}
+
+std::size_t rate_limiter::size() const {
+    std::lock_guard lock(mu_);
+    return buckets_.size();
+}
+
+void rate_limiter::sweep(clock::time_point now) {
+    constexpr auto refill = std::chrono::seconds(1);
+    if (now - swept_ < refill) {
+        return;
+    }
+    swept_ = now;
+    std::erase_if(buckets_,
+                  [now, refill](const auto& entry) { return now - entry.second.at >= refill; });
 }
 
 std::string redact_target(std::string_view target) {

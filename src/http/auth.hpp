@@ -63,6 +63,7 @@ struct subscriber_grant {
     std::vector<std::string> channels; ///< `*` allows any channel
 
     bool allows_session(std::string_view id) const;
+    bool allows_any_session() const;
     bool allows_channel(std::string_view id) const;
 };
 
@@ -114,6 +115,10 @@ private:
 
 /// `limits.publish_rate`: a token bucket per publisher name, `rate` requests per second with
 /// bursts of the same size. Thread-safe.
+///
+/// A bucket left alone for a second is full again, the same as a new one, so it is dropped:
+/// at most once a second, the next call sweeps them. The map holds only the names seen in
+/// the last second or two, however many publishers (JWT subjects, say) come and go.
 class rate_limiter {
 public:
     explicit rate_limiter(std::size_t rate) : rate_(rate) {}
@@ -121,15 +126,21 @@ public:
     /// True when `name` may make one more request now; `rate` 0 always allows.
     bool allow(const std::string& name, clock::time_point now = clock::now());
 
+    /// Buckets held now, for /metrics and the tests.
+    std::size_t size() const;
+
 private:
     struct bucket {
         double tokens = 0;
         clock::time_point at;
     };
 
+    void sweep(clock::time_point now);
+
     std::size_t rate_;
-    std::mutex mu_;
+    mutable std::mutex mu_;
     std::unordered_map<std::string, bucket> buckets_;
+    clock::time_point swept_{};
 };
 
 /// `target` with the value of every `token` query parameter replaced by `***`, for logs.

@@ -51,13 +51,20 @@ public:
 
     slot acquire(const boost::asio::ip::address& remote);
 
+    /// Addresses counted now (with limits.connections_per_address): only those with an
+    /// open connection, so the map never outgrows the connections.
+    std::size_t addresses() const {
+        std::lock_guard lock(mu_);
+        return by_address_.size();
+    }
+
 private:
     void release(const boost::asio::ip::address& remote);
 
     std::size_t total_;
     std::size_t per_address_; ///< 0: no limit per address
     http_stats& stats_;
-    std::mutex mu_;
+    mutable std::mutex mu_;
     std::unordered_map<boost::asio::ip::address, std::size_t> by_address_;
 };
 

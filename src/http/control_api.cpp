@@ -250,6 +250,14 @@ std::string metrics_text(server& srv) {
            "Streams closed past their outbound limit.", load(s.slow_consumer_disconnects));
     metric("write_timeouts_total", "counter", "Streams closed after a write made no progress.",
            load(s.write_timeouts));
+    metric("publish_rate_buckets", "gauge",
+           "Publishers with a limits.publish_rate bucket (idle ones are dropped).",
+           srv.publish_rate().size());
+    metric("connection_addresses", "gauge",
+           "Client addresses counted by limits.connections_per_address.",
+           srv.limiter().addresses());
+    metric("request_timeouts_total", "counter",
+           "Requests whose head or body was too slow to arrive (408).", load(s.request_timeouts));
     out += "# HELP ssehub_request_refusals_total Requests refused, by status.\n"
            "# TYPE ssehub_request_refusals_total counter\n";
     for (std::size_t i = 0; i <= refusal_statuses.size(); ++i) {

@@ -30,6 +30,8 @@ beast_http::status status_of(errc code) noexcept {
         return beast_http::status::service_unavailable;
     case errc::internal:
         return beast_http::status::internal_server_error;
+    case errc::timeout:
+        return beast_http::status::request_timeout;
     }
     return beast_http::status::internal_server_error;
 }

@@ -63,7 +63,8 @@ std::string describe(const boost::asio::ip::tcp::socket& s) {
 http_session::http_session(boost::asio::ip::tcp::socket socket, connection_limiter::slot slot,
                            server& srv, worker& owner, std::string remote)
     : stream_(std::move(socket)), slot_(std::move(slot)), server_(srv), worker_(owner),
-      remote_(remote.empty() ? describe(stream_.socket()) : std::move(remote)) {}
+      remote_(remote.empty() ? describe(stream_.socket()) : std::move(remote)),
+      deadline_(stream_.get_executor()) {}
 
 void http_session::run() {
     read_request();
@@ -73,11 +74,121 @@ void http_session::read_request() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_.options().header_limit));
     parser_->body_limit(server_.options().body_limit);
-    stream_.expires_after(server_.options().request_timeout);
+    stream_.expires_never();
+    timed_out_ = false;
+    if (buffer_.size() > 0) {
+        // A pipelined request has begun already.
+        started_ = std::chrono::steady_clock::now();
+        read_head();
+        return;
+    }
+    wait_first_byte();
+}
+
+void http_session::wait_first_byte() {
+    arm(server_.options().request_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](
+                                                       const beast::error_code& ec, std::size_t n) {
+        self->deadline_.cancel();
+        if (ec) {
+            // An idle keep-alive connection that says nothing is closed without a word.
+            if (self->timed_out_) {
+                core::logger("http")->debug("idle connection closed remote={}", self->remote_);
+            }
+            self->close();
+            return;
+        }
+        self->buffer_.commit(n);
+        self->started_ = std::chrono::steady_clock::now();
+        self->timed_out_ = false;
+        self->read_head();
+    });
+}
+
+void http_session::read_head() {
+    arm(server_.options().head_timeout);
+    head_bytes_ = 0;
+    read_head_some();
+}
+
+void http_session::read_head_some() {
+    beast_http::async_read_some(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t consumed) {
+            // Beast checks limits.headers per parse window, and a head sent in small pieces
+            // is parsed field by field: the bytes of the whole head are counted here.
+            self->head_bytes_ += consumed;
+            const bool done = self->parser_->is_header_done();
+            const auto held = self->head_bytes_ + (done ? 0 : self->buffer_.size());
+            if (!ec && held > self->server_.options().header_limit) {
+                ec = beast_http::error::header_limit;
+            }
+            if (!ec && !done) {
+                self->read_head_some();
+                return;
+            }
+            self->on_head(ec);
+        });
+}
+
+void http_session::on_head(const beast::error_code& ec) {
+    deadline_.cancel();
+    if (ec) {
+        if (timed_out_) {
+            refuse_slow("head");
+            return;
+        }
+        on_read(ec);
+        return;
+    }
+
+    // The body has what is left of the whole request's time.
+    const auto spent = std::chrono::steady_clock::now() - started_;
+    const std::chrono::steady_clock::duration whole = server_.options().request_timeout;
+    arm(spent < whole ? whole - spent : std::chrono::steady_clock::duration::zero());
     beast_http::async_read(stream_, buffer_, *parser_,
-                           [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
-                               self->on_read(ec);
+                           [self = shared_from_this()](const beast::error_code& rec, std::size_t) {
+                               self->deadline_.cancel();
+                               if (rec && self->timed_out_) {
+                                   self->refuse_slow("body");
+                                   return;
+                               }
+                               self->on_read(rec);
                            });
+}
+
+void http_session::arm(std::chrono::steady_clock::duration timeout) {
+    timed_out_ = false;
+    deadline_.expires_after(timeout);
+    deadline_.async_wait([weak = weak_from_this()](const beast::error_code& ec) {
+        auto self = weak.lock();
+        if (ec || !self) {
+            return;
+        }
+        // The read under way ends with operation_aborted; its handler sees timed_out_.
+        self->timed_out_ = true;
+        beast::error_code ignored;
+        self->stream_.socket().cancel(ignored);
+    });
+}
+
+void http_session::refuse_slow(std::string_view part) {
+    const auto& o = server_.options();
+    const std::string key = part == "head" ? "limits.head_timeout" : "server.request_timeout";
+    const auto limit = part == "head" ? o.head_timeout : o.request_timeout;
+    server_.stats().request_timeouts.fetch_add(1, std::memory_order_relaxed);
+    server_.stats().errors.fetch_add(1, std::memory_order_relaxed);
+    count_refusal(server_.stats(), 408);
+    core::logger("http")->warn("request too slow remote={} part={} limit={}ms", remote_, part,
+                               limit.count());
+    request req;
+    req.version(11);
+    send(error_response(req, make_error(errc::timeout,
+                                        "the request's " + std::string(part) +
+                                            " did not arrive within " +
+                                            std::to_string(limit.count()) + " ms (" + key + ")",
+                                        std::string(part))),
+         true);
 }
 
 void http_session::on_read(const beast::error_code& ec) {
@@ -86,12 +197,6 @@ void http_session::on_read(const beast::error_code& ec) {
         close();
         return;
     }
-    if (ec == beast::error::timeout) {
-        core::logger("http")->debug("request timed out remote={}", remote_);
-        close();
-        return;
-    }
-
     request req;
     if (ec) {
         // The parser stopped on the request itself: answer once, then close.

@@ -3,6 +3,7 @@
 
 #include "http/connection_limiter.hpp"
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
@@ -23,6 +24,11 @@ using response = boost::beast::http::response<boost::beast::http::string_body>;
 /// One client connection while it speaks plain HTTP: reads requests (bounded in size and
 /// time), answers control calls with keep-alive, and, when a request opens a stream, hands
 /// the socket to an sse_connection and goes away with its buffers and parser.
+///
+/// Time: between requests the connection may stay idle for server.request_timeout, then it
+/// is closed without a word. From the first byte of a request, its head has
+/// limits.head_timeout and the whole request server.request_timeout; past either the client
+/// gets 408 with a JSON error and the connection closes (slow heads and trickled bodies).
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
     /// `remote` names the client in logs and limits; empty: the socket's peer address.
@@ -33,6 +39,12 @@ public:
 
 private:
     void read_request();
+    void wait_first_byte();
+    void read_head();
+    void read_head_some();
+    void on_head(const boost::beast::error_code& ec);
+    void arm(std::chrono::steady_clock::duration timeout);
+    void refuse_slow(std::string_view part);
     void on_read(const boost::beast::error_code& ec);
     void handle(request& req);
     void open_stream(request& req);
@@ -48,7 +60,11 @@ private:
     std::string remote_;
     boost::beast::flat_buffer buffer_;
     std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
-    std::shared_ptr<response> pending_; ///< the response being written
+    std::shared_ptr<response> pending_;  ///< the response being written
+    boost::asio::steady_timer deadline_; ///< idle, head and body time of the current request
+    std::chrono::steady_clock::time_point started_; ///< first byte of the current request
+    bool timed_out_ = false;     ///< deadline_ fired and cancelled the read under way
+    std::size_t head_bytes_ = 0; ///< bytes of the current request's head parsed so far
 };
 
 } // namespace ssehub::http

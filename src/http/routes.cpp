@@ -233,6 +233,13 @@ routed stream_route(server& srv, request& req, const boost::urls::url_view& url,
     if (*grant) {
         const auto& g = **grant;
         sub.ns.tenant = g.tenant;
+        // A generated id is no id the token names: only a token allowing any takes one.
+        if (!sub.session && !g.allows_any_session()) {
+            return error_response(
+                req, make_error(errc::forbidden,
+                                "the token allows named sessions only; give one with ?session=",
+                                "session"));
+        }
         if (sub.session && !g.allows_session(*sub.session)) {
             return error_response(
                 req,

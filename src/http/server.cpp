@@ -161,11 +161,12 @@ void server::accept_next_tls() {
 
                 // After the handshake, an ordinary session serves the clear end of the tunnel,
                 // with the client's own address for its logs and limits.
-                auto tunnel =
-                    std::make_shared<tls_tunnel>(std::move(socket), *tls_context_,
-                                                 options_.request_timeout, options_.write_timeout);
+                auto tunnel = std::make_shared<tls_tunnel>(std::move(socket), *tls_context_,
+                                                           options_.request_timeout,
+                                                           options_.write_timeout, stats_);
                 auto held = std::make_shared<connection_limiter::slot>(std::move(slot));
                 asio::post(target.context(), [this, &target, tunnel, remote, held] {
+                    target.add_tunnel(tunnel);
                     tunnel->start([this, &target, remote, held](tls_tunnel::plain_socket plain) {
                         boost::system::error_code assign_ec;
                         tcp::socket as_tcp(target.context());
@@ -225,6 +226,12 @@ void server::stop_accepting() {
             acceptor_.reset();
         }
     });
+}
+
+void server::drain_tunnels() {
+    for (auto& w : workers_) {
+        asio::post(w->context(), [w = w.get()] { w->drain_tunnels(); });
+    }
 }
 
 void server::stop_timers() {

@@ -47,6 +47,10 @@ public:
     /// Thread-safe.
     void stop_accepting();
 
+    /// Shutdown, once no stream is left: each TLS tunnel closes when it has forwarded all
+    /// its session wrote (http_stats::open_tunnels counts those still open). Thread-safe.
+    void drain_tunnels();
+
     /// Stops the workers' timers, so their io_contexts can run out. Thread-safe. After it
     /// and stop_accepting() have run, the server owns no I/O object: its io_contexts may be
     /// destroyed before it.

@@ -35,14 +35,15 @@ struct server_options {
     std::vector<std::string> cors_allow_origins;       ///< cors.allow_origins
 
     // Trust (DESIGN.md section 6).
-    std::size_t header_limit = 16u << 10; ///< limits.headers: request line and headers
-    std::size_t publish_rate = 0;         ///< limits.publish_rate: requests/s per key; 0 off
-    bool cors_allow_credentials = false;  ///< cors.allow_credentials
-    auth_options auth;                    ///< auth.*
-    std::string tls_listen;               ///< tls.listen, HOST:PORT; empty: no HTTPS
-    std::string tls_cert;                 ///< tls.cert: PEM certificate chain file
-    std::string tls_key;                  ///< tls.key: PEM private key file
-    std::vector<route_actions> routes;    ///< `[[routes]]`
+    std::size_t header_limit = 16u << 10;           ///< limits.headers: request line and headers
+    std::chrono::milliseconds head_timeout{10'000}; ///< limits.head_timeout: from its first byte
+    std::size_t publish_rate = 0;        ///< limits.publish_rate: requests/s per key; 0 off
+    bool cors_allow_credentials = false; ///< cors.allow_credentials
+    auth_options auth;                   ///< auth.*
+    std::string tls_listen;              ///< tls.listen, HOST:PORT; empty: no HTTPS
+    std::string tls_cert;                ///< tls.cert: PEM certificate chain file
+    std::string tls_key;                 ///< tls.key: PEM private key file
+    std::vector<route_actions> routes;   ///< `[[routes]]`
 };
 
 } // namespace ssehub::http

@@ -13,9 +13,32 @@ using error_code = boost::system::error_code;
 
 tls_tunnel::tls_tunnel(asio::ip::tcp::socket socket, asio::ssl::context& context,
                        std::chrono::milliseconds handshake_timeout,
-                       std::chrono::milliseconds write_timeout)
+                       std::chrono::milliseconds write_timeout, http_stats& stats)
     : tls_(std::move(socket), context), inner_(tls_.get_executor()), deadline_(tls_.get_executor()),
-      handshake_timeout_(handshake_timeout), write_timeout_(write_timeout) {}
+      handshake_timeout_(handshake_timeout), write_timeout_(write_timeout), stats_(stats) {
+    stats_.open_tunnels.fetch_add(1, std::memory_order_relaxed);
+}
+
+tls_tunnel::~tls_tunnel() {
+    stats_.open_tunnels.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void tls_tunnel::drain() {
+    draining_ = true;
+    if (idle()) {
+        close();
+    }
+}
+
+bool tls_tunnel::idle() {
+    if (writing_) {
+        return false;
+    }
+    // What the session wrote and this side has not read yet.
+    error_code ec;
+    const auto waiting = inner_.is_open() ? inner_.available(ec) : 0;
+    return ec || waiting == 0;
+}
 
 void tls_tunnel::start(ready_handler on_ready) {
     // A client that never finishes its handshake is cut off like a slow request head.
@@ -84,10 +107,12 @@ void tls_tunnel::pump_to_client() {
                     self->close();
                 }
             });
+            self->writing_ = true;
             asio::async_write(self->tls_, asio::buffer(self->to_client_.data(), n),
                               [self](const error_code& wec, std::size_t) {
+                                  self->writing_ = false;
                                   self->deadline_.cancel();
-                                  if (wec || self->closed_) {
+                                  if (wec || self->closed_ || (self->draining_ && self->idle())) {
                                       self->close();
                                       return;
                                   }

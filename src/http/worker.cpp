@@ -37,6 +37,30 @@ void worker::remove(sse_connection& c) {
     streams_.pop_back();
 }
 
+void worker::add_tunnel(const std::shared_ptr<tls_tunnel>& t) {
+    if (tunnels_drained_) {
+        // Accepted just before the listener closed: it is drained like the others.
+        t->drain();
+        return;
+    }
+    // Tunnels that ended are swept when the list doubles: it stays within twice the live ones.
+    if (tunnels_.size() >= tunnels_swept_at_) {
+        std::erase_if(tunnels_, [](const auto& w) { return w.expired(); });
+        tunnels_swept_at_ = std::max<std::size_t>(16, 2 * tunnels_.size());
+    }
+    tunnels_.push_back(t);
+}
+
+void worker::drain_tunnels() {
+    for (const auto& w : tunnels_) {
+        if (auto t = w.lock()) {
+            t->drain();
+        }
+    }
+    tunnels_.clear();
+    tunnels_drained_ = true;
+}
+
 void worker::start_timer() {
     stopped_ = false;
     arm();

@@ -3,10 +3,12 @@
 
 #include "http/http_stats.hpp"
 #include "http/sse_connection.hpp"
+#include "http/tls_tunnel.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -33,6 +35,13 @@ public:
 
     std::size_t streams() const noexcept { return streams_.size(); }
 
+    /// A TLS tunnel living on this worker, for drain_tunnels().
+    void add_tunnel(const std::shared_ptr<tls_tunnel>& t);
+
+    /// Shutdown, once the streams are done: every tunnel closes when it has nothing left
+    /// to forward.
+    void drain_tunnels();
+
     void start_timer();
     void stop_timer();
 
@@ -47,6 +56,9 @@ private:
     std::chrono::milliseconds period_;
     std::optional<boost::asio::steady_timer> timer_; ///< reset by stop_timer()
     std::vector<sse_connection*> streams_;
+    std::vector<std::weak_ptr<tls_tunnel>> tunnels_;
+    std::size_t tunnels_swept_at_ = 16; ///< size at which tunnels_ is next swept
+    bool tunnels_drained_ = false;      ///< drain_tunnels() ran: the server is stopping
     bool stopped_ = false;
 };
 

@@ -138,11 +138,11 @@ std::vector<hostile_case> catalogue() {
         many.push_back("X-" + std::to_string(i) + ": v");
     }
     c.push_back({"a thousand headers", request("GET", "/healthz", many), 431});
-    c.push_back({"slow headers", "GET /healthz HTTP/1.1\r\nHost: a\r\nX-Slow: 1\r\n", 0});
+    c.push_back({"slow headers", "GET /healthz HTTP/1.1\r\nHost: a\r\nX-Slow: 1\r\n", 408});
     c.push_back({"body that never comes",
                  "POST " + push + " HTTP/1.1\r\nHost: a\r\n" + auth() +
                      "\r\nContent-Length: 100\r\n\r\n{\"message\":",
-                 0});
+                 408});
 
     // JSON: malformed, deep, wrong types, invalid UTF-8.
     c.push_back({"not JSON", post_json(push, "hello"), 400});
@@ -295,6 +295,8 @@ TEST_F(HostileInputTest, EveryAbusiveInputGetsItsErrorAndTheControlStreamMissesN
            "--limits-channels-per-session",
            "4",
            "--server-request-timeout",
+           "2s",
+           "--limits-head-timeout",
            "1s",
            "--cors-allow-origins",
            "http://good.test",
@@ -342,7 +344,7 @@ TEST_F(HostileInputTest, EveryAbusiveInputGetsItsErrorAndTheControlStreamMissesN
             << id << " in " << sessions.body;
     }
     auto metrics = http_request(hub(), "GET", "/metrics", {}, admin);
-    for (const char* status : {"400", "401", "403", "413", "429", "431"}) {
+    for (const char* status : {"400", "401", "403", "408", "413", "429", "431"}) {
         EXPECT_GT(metric_value(metrics.body, "ssehub_request_refusals_total{status=\"" +
                                                  std::string(status) + "\"}"),
                   0)

@@ -113,6 +113,102 @@ TEST_F(TlsTest, ClearHttpOnTheHttpsPortIsDroppedAndTheHubGoesOn) {
     EXPECT_EQ(health.code, 0) << health.output;
 }
 
+// Polls /api/v1/sessions until `session` is connected.
+bool wait_connected(const server_process& hub, std::string_view session) {
+    for (auto until = after(10s); clock::now() < until;) {
+        auto listed = http_request(hub, "GET", "/api/v1/sessions");
+        const auto at = listed.body.find("\"" + std::string(session) + "\"");
+        if (at != std::string::npos &&
+            listed.body.find("\"connected\":true", at) != std::string::npos) {
+            return true;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    return false;
+}
+
+// DESIGN.md section 4, graceful shutdown, over TLS: what was queued for the stream when
+// SIGTERM came reaches the client in full, its last event complete, then the retry hint.
+TEST_F(TlsTest, ShutdownFlushesWhatIsQueuedForATlsStream) {
+    // A client that reads slowly, so that at the signal most of the stream is still in
+    // the hub, and its end passes through the TLS tunnel after the stream itself is done.
+    command_result streamed;
+    std::thread reader([&] {
+        streamed = run_command(curl("-N --limit-rate 400k " + url("/events?session=s1")), 60);
+    });
+    ASSERT_TRUE(wait_connected(hub(), "s1"));
+
+    constexpr int events = 300;
+    const std::string filler(4000, 'f');
+    http_client control(hub());
+    for (int i = 1; i <= events; ++i) {
+        auto r = control.request("POST", "/api/v1/sessions/s1/messages",
+                                 R"({"message":{"n":)" + std::to_string(i) + R"(,"f":")" + filler +
+                                     R"("}})");
+        ASSERT_EQ(r.status, 200) << r.body;
+    }
+    auto status = hub().stop();
+    reader.join();
+
+    EXPECT_TRUE(status.clean()) << status.describe();
+    EXPECT_EQ(streamed.code, 0) << "curl saw the stream cut: " << streamed.output.substr(0, 300);
+    std::size_t seen = 0;
+    for (std::size_t at = 0; (at = streamed.output.find("data:{\"n\":", at)) != std::string::npos;
+         ++at) {
+        ++seen;
+    }
+    EXPECT_EQ(seen, static_cast<std::size_t>(events));
+    const std::string last =
+        R"(data:{"n":)" + std::to_string(events) + R"(,"f":")" + filler + "\"}\n\n";
+    const auto last_at = streamed.output.rfind(last);
+    ASSERT_NE(last_at, std::string::npos) << "the last event is missing or cut";
+    const auto tail = streamed.output.substr(last_at + last.size());
+    EXPECT_TRUE(tail.starts_with("retry:")) << tail;
+    EXPECT_TRUE(tail.ends_with("\n\n")) << tail;
+}
+
+// The command line client over https: the hub's certificate is verified against --ca-file
+// and its address; without the right CA, or under another name, it refuses to talk.
+TEST_F(TlsTest, TheCliTalksToAnHttpsHubAndVerifiesItsCertificate) {
+    const std::string bin = ssehub_binary();
+    const std::string https = "--url https://127.0.0.1:" + std::to_string(port_);
+    const std::string ca = " --ca-file " + cert_.cert.string();
+
+    command_result tailed;
+    std::thread reader(
+        [&] { tailed = run_command(bin + " tail " + https + ca + " --session s1 --count 3", 30); });
+    ASSERT_TRUE(wait_connected(hub(), "s1"));
+
+    auto pushed = run_command(bin + " push " + https + ca + " s1 '{\"n\":1}'");
+    auto broadcast = run_command(bin + " broadcast " + https + ca + " '{\"n\":2}'");
+    auto pin = run_command("printf '%s' '{\"library\":\"@digipair/skill-sse\",\"element\":"
+                           "\"push\",\"properties\":{\"id\":\"s1\",\"message\":{\"n\":3}}}' | "
+                           "env SSEHUB_CA_FILE=" +
+                           cert_.cert.string() + " " + bin + " run " + https + " -");
+    reader.join();
+
+    EXPECT_EQ(pushed.code, 0) << pushed.output;
+    EXPECT_NE(pushed.output.find("\"delivered\":1"), std::string::npos) << pushed.output;
+    EXPECT_EQ(broadcast.code, 0) << broadcast.output;
+    EXPECT_EQ(pin.code, 0) << pin.output;
+    EXPECT_EQ(tailed.code, 0) << tailed.output;
+    for (const char* data : {"{\"n\":1}", "{\"n\":2}", "{\"n\":3}"}) {
+        EXPECT_NE(tailed.output.find(data), std::string::npos) << tailed.output;
+    }
+
+    // The system's CAs do not know this certificate; `localhost` is not the name it holds.
+    auto untrusted = run_command(bin + " push " + https + " s1 4");
+    auto other_name =
+        run_command(bin + " push --url https://localhost:" + std::to_string(port_) + ca + " s1 5");
+    auto clear =
+        run_command(bin + " push --url http://127.0.0.1:" + std::to_string(port_) + " s1 6");
+    EXPECT_EQ(untrusted.code, 3) << untrusted.output;
+    EXPECT_NE(untrusted.output.find("certificate verify failed"), std::string::npos)
+        << untrusted.output;
+    EXPECT_EQ(other_name.code, 3) << other_name.output;
+    EXPECT_NE(clear.code, 0) << clear.output;
+}
+
 TEST(TlsConfigTest, AMissingCertificateStopsTheStartInOneLine) {
     auto r = run_command(ssehub_binary() +
                          " serve --listen 127.0.0.1:0 --tls-listen 127.0.0.1:0 "

@@ -85,6 +85,27 @@ TEST(RateLimiterTest, RefusesPastTheBurstAndRefillsOverTime) {
     EXPECT_FALSE(limiter.allow("a", t0 + 500ms));
 }
 
+TEST(RateLimiterTest, IdleBucketsAreDroppedSoManyNamesDoNotAccumulate) {
+    rate_limiter limiter(2);
+    const auto t0 = clock::now();
+    for (int i = 0; i < 10'000; ++i) {
+        ASSERT_TRUE(limiter.allow("jwt:t:sub-" + std::to_string(i), t0));
+    }
+    EXPECT_EQ(limiter.size(), 10'000u);
+
+    // "busy" keeps using its bucket; every other one has been idle for a full refill.
+    EXPECT_TRUE(limiter.allow("busy", t0 + 600ms));
+    EXPECT_TRUE(limiter.allow("busy", t0 + 1200ms));
+    EXPECT_TRUE(limiter.allow("busy", t0 + 1200ms));
+    EXPECT_EQ(limiter.size(), 1u);
+
+    // A dropped bucket was full: coming back gives the same burst as before, no more.
+    EXPECT_TRUE(limiter.allow("jwt:t:sub-1", t0 + 1300ms));
+    EXPECT_TRUE(limiter.allow("jwt:t:sub-1", t0 + 1300ms));
+    EXPECT_FALSE(limiter.allow("jwt:t:sub-1", t0 + 1300ms));
+    EXPECT_FALSE(limiter.allow("busy", t0 + 1300ms)) << "a bucket in use is never reset";
+}
+
 TEST(RateLimiterTest, ZeroMeansNoLimit) {
     rate_limiter limiter(0);
     for (int i = 0; i < 1000; ++i) {
