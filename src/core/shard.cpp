@@ -69,6 +69,17 @@ void shard::submit_deliver_channel(std::uint64_t channel, event_ptr e) {
     submit(std::move(c));
 }
 
+void shard::post_drain() {
+    {
+        std::lock_guard lock(inbox_mu_);
+        if (drain_posted_) {
+            return;
+        }
+        drain_posted_ = true;
+    }
+    boost::asio::post(ioc_, [this] { drain(); });
+}
+
 void shard::drain() {
     {
         std::lock_guard lock(inbox_mu_);
@@ -80,8 +91,11 @@ void shard::drain() {
     }
     running_.clear();
 
-    // Every connection that got events in this burst starts one gathered write.
-    flush_dirty();
+    // Every connection that got events starts one gathered write, a slice at a time; the
+    // rest waits behind whatever else is ready on this thread.
+    if (flush_dirty()) {
+        post_drain();
+    }
 }
 
 void shard::run(command& c) {
@@ -209,7 +223,7 @@ void shard::unlink(entry& e) {
         unfollow(e, e.channels.size() - 1);
     }
     if (e.dirty) {
-        dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), &e), dirty_.end());
+        dirty_[e.dirty_slot] = nullptr;
         e.dirty = false;
     }
 }
@@ -239,26 +253,31 @@ void shard::mark(entry& e) {
         return;
     }
     e.dirty = true;
+    e.dirty_slot = dirty_.size();
     dirty_.push_back(&e);
 }
 
-void shard::flush_dirty() {
-    std::vector<entry*> batch;
-    batch.swap(dirty_);
-    for (entry* e : batch) {
+bool shard::flush_dirty() {
+    // flush() never calls back into the shard, so the entries of dirty_ stay where they are
+    // during the walk.
+    std::size_t budget = flush_slice_connections;
+    while (flushed_ < dirty_.size() && budget > 0) {
+        entry* e = dirty_[flushed_++];
+        if (e == nullptr) {
+            continue;
+        }
         e->dirty = false;
-    }
-
-    // flush() never calls back into the shard, so every entry of `batch` stays alive here.
-    for (entry* e : batch) {
         e->target->flush();
+        --budget;
+    }
+    if (flushed_ < dirty_.size()) {
+        return true;
     }
 
-    // Keep the vector's capacity for the next burst.
-    if (dirty_.empty()) {
-        batch.clear();
-        dirty_.swap(batch);
-    }
+    // All written: keep the vector's capacity for the next burst.
+    dirty_.clear();
+    flushed_ = 0;
+    return false;
 }
 
 } // namespace ssehub::core

@@ -21,8 +21,20 @@ namespace ssehub::core {
 /// threads make meanwhile. One drain task per burst runs the inbox on the shard's thread,
 /// then starts one write per connection that got events, so the per-recipient path takes
 /// no lock.
+///
+/// Those writes go out in slices of `flush_slice_connections`: after each slice the drain
+/// posts itself again, so whatever else became ready on the thread meanwhile (a publish
+/// request, an accept) waits for one slice, not for the whole fan-out. Events that arrive
+/// for a connection still waiting for its slice join the same gathered write.
 class shard {
 public:
+    /// Connections whose write one drain task starts before it yields the thread. About
+    /// 5 to 10 µs each on loopback: a slice holds the thread for a quarter of a millisecond.
+    /// Measured with bench/compare's fan-outs: 32 answered publishes faster than 128 and
+    /// 512 (p99 23 ms against 26 and 69 at 10,000 subscribers, shared machine) and batched
+    /// bursts better, at no cost in CPU per delivery.
+    static constexpr std::size_t flush_slice_connections = 32;
+
     explicit shard(boost::asio::io_context& ioc) : ioc_(ioc) {}
 
     boost::asio::io_context& context() noexcept { return ioc_; }
@@ -71,6 +83,7 @@ private:
     struct entry {
         std::shared_ptr<sink> target;
         std::vector<membership> channels;
+        std::size_t dirty_slot = 0; ///< its index in dirty_, while dirty
         bool dirty = false;
     };
 
@@ -88,7 +101,9 @@ private:
     void unfollow(entry& e, std::size_t index);
     void unlink(entry& e);
     void mark(entry& e);
-    void flush_dirty();
+    /// Starts the writes of the next slice of dirty entries; true when some are left.
+    bool flush_dirty();
+    void post_drain();
 
     boost::asio::io_context& ioc_;
 
@@ -99,7 +114,8 @@ private:
 
     std::unordered_map<std::uint64_t, entry> entries_; // node-based: entry addresses stay put
     std::unordered_map<std::uint64_t, std::vector<entry*>> channels_;
-    std::vector<entry*> dirty_;
+    std::vector<entry*> dirty_; ///< waiting for their write, in order; null once forgotten
+    std::size_t flushed_ = 0;   ///< entries of dirty_ already flushed
 };
 
 } // namespace ssehub::core

@@ -143,6 +143,58 @@ TEST_F(HubTest, BroadcastReachesEveryMemberWithOneSharedBuffer) {
     EXPECT_EQ(a.sink->bytes[0].substr(0, 13), "event:update\n");
 }
 
+// A fan-out to many connections must not hold its thread until the last write started:
+// a publish request ready on the same thread would wait for all of them (issue 5, target 4).
+TEST_F(HubTest, FanOutWritesYieldTheThreadBetweenSlices) {
+    constexpr int members = 1000;
+    std::vector<std::shared_ptr<recording_sink>> sinks;
+    for (int i = 0; i < members; ++i) {
+        sinks.push_back(open("m" + std::to_string(i), {"wide"}).sink);
+    }
+    const auto flushed = [&] {
+        int n = 0;
+        for (const auto& s : sinks) {
+            n += s->flushes;
+        }
+        return n;
+    };
+
+    ASSERT_TRUE(hub_.broadcast({}, "wide", json::parse(R"({"n":1})")));
+    int flushed_when_other_work_ran = -1;
+    boost::asio::post(ioc_, [&] { flushed_when_other_work_ran = flushed(); });
+    settle();
+
+    EXPECT_GT(flushed_when_other_work_ran, 0);
+    EXPECT_LT(flushed_when_other_work_ran, members);
+    for (const auto& s : sinks) {
+        ASSERT_EQ(s->bytes.size(), 1u);
+        EXPECT_EQ(s->flushes, 1);
+    }
+}
+
+// A connection that leaves while its write waits for its slice is skipped, and the others
+// are still flushed once.
+TEST_F(HubTest, AConnectionLeavingBeforeItsSliceIsSkipped) {
+    constexpr int members = 600;
+    std::vector<attached> all;
+    for (int i = 0; i < members; ++i) {
+        all.push_back(open("l" + std::to_string(i), {"wide"}));
+    }
+    ASSERT_TRUE(hub_.broadcast({}, "wide", json::parse(R"({"n":1})")));
+
+    // The first slice runs, then the last connection goes before its own slice.
+    ioc_.restart();
+    ioc_.run_one();
+    ASSERT_EQ(all.back().sink->flushes, 0);
+    hub_.detached(all.back().a.token, end_reason::client_closed);
+    settle();
+
+    for (int i = 0; i + 1 < members; ++i) {
+        EXPECT_EQ(all[static_cast<std::size_t>(i)].sink->flushes, 1) << i;
+    }
+    EXPECT_EQ(all.back().sink->flushes, 0);
+}
+
 TEST_F(HubTest, DefaultChannelReachesEverySessionOfTheNamespaceOnly) {
     auto a = open("a");
     auto b = open("b", {"room"});
