@@ -228,7 +228,7 @@ template_context template_context::probe_connect() {
             .stand_in = true,
             .item = nullptr,
             .previous = unknown(),
-            .token = nullptr};
+            .token = unknown()};
 }
 
 bool is_template(std::string_view text) noexcept {

@@ -231,7 +231,7 @@ routed stream_route(server& srv, request& req, const boost::urls::url_view& url,
         return error_response(req, grant.error());
     }
     if (*grant) {
-        const auto& g = **grant;
+        auto& g = **grant;
         sub.ns.tenant = g.tenant;
         if (sub.session && !g.allows_session(*sub.session)) {
             return error_response(
@@ -246,6 +246,7 @@ routed stream_route(server& srv, request& req, const boost::urls::url_view& url,
                                     "channel"));
             }
         }
+        sub.claims = std::move(g.claims);
     }
 
     // The header wins over the query; an empty header asks for a fresh stream.
