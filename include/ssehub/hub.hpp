@@ -72,6 +72,7 @@ struct subscribe_request {
     std::vector<std::string> channels;
     std::optional<std::string> last_event_id;
     std::string remote;
+    boost::json::value claims = nullptr; ///< the subscriber's verified JWT claims; null without one
 };
 
 /// A stream the hub accepted. `token` names this attachment in hub::detached().
@@ -100,6 +101,7 @@ struct ended_session {
     std::vector<channel_actions> channel_end; ///< channels with `disconnected` pins
     std::chrono::milliseconds connected_for{0};
     std::string remote;
+    boost::json::value claims = nullptr; ///< verified JWT claims of its last connection
 };
 
 /// Counters read by /metrics. Relaxed atomics: exact totals, no ordering promises.

@@ -560,8 +560,7 @@ void engine::run_ended(const ended_session& s) {
 }
 
 void engine::run_list(const ended_session& s, const json::value& list, const std::string* channel) {
-    // TODO: the claims of the subscriber's verified JWT, which ended_session does not carry
-    // yet; until then `{{token.x}}` renders as "".
+    // `{{token.x}}`: the claims of the subscriber's verified JWT; none renders "".
     static const json::value no_claims = json::object{};
     json::value previous;
     const template_context context{
@@ -572,7 +571,7 @@ void engine::run_list(const ended_session& s, const json::value& list, const std
         .stand_in = false,
         .item = nullptr,
         .previous = &previous,
-        .token = &no_claims,
+        .token = s.claims.is_object() ? &s.claims : &no_claims,
     };
     const parse_options options{limits(), pin_scope::session_end, context};
     const end_scope end{s, channel};
@@ -621,7 +620,7 @@ result<void> engine::check_connect(const json::value& pins, const std::string& p
 }
 
 void engine::on_connect(const json::value& pins, namespace_id ns, std::string session,
-                        json::value request) {
+                        json::value request, json::value claims) {
     if (!has_actions(pins)) {
         return;
     }
@@ -631,14 +630,16 @@ void engine::on_connect(const json::value& pins, namespace_id ns, std::string se
     }
     stats_.pending.fetch_add(1, std::memory_order_relaxed);
     boost::asio::post(io_, [this, &pins, ns = std::move(ns), session = std::move(session),
-                            request = std::move(request)] {
-        run_connect(pins, ns, session, request);
+                            request = std::move(request), claims = std::move(claims)] {
+        run_connect(pins, ns, session, request, claims);
         stats_.pending.fetch_sub(1, std::memory_order_relaxed);
     });
 }
 
 void engine::run_connect(const json::value& pins, const namespace_id& ns,
-                         const std::string& session, const json::value& request) {
+                         const std::string& session, const json::value& request,
+                         const json::value& claims) {
+    static const json::value no_claims = json::object{};
     json::value previous;
     const template_context context{
         .session_id = session,
@@ -648,7 +649,7 @@ void engine::run_connect(const json::value& pins, const namespace_id& ns,
         .stand_in = false,
         .item = nullptr,
         .previous = &previous,
-        .token = nullptr,
+        .token = claims.is_object() ? &claims : &no_claims,
     };
     const parse_options options{limits(), pin_scope::request, context};
     const auto& list = pins.get_array();

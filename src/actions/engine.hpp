@@ -90,10 +90,11 @@ public:
     void on_session_end(ended_session s);
 
     /// A route's connect actions: runs `pins` (checked at start-up) on the engine's thread
-    /// for the stream of `session` in `ns`, with `request` (`{query, headers, body}`) in the
-    /// template context. Never blocks; failures are logged with their path and counted.
+    /// for the stream of `session` in `ns`, with `request` (`{query, headers, body}`) and
+    /// the subscriber's verified JWT `claims` (null without one) in the template context.
+    /// Never blocks; failures are logged with their path and counted.
     void on_connect(const boost::json::value& pins, namespace_id ns, std::string session,
-                    boost::json::value request);
+                    boost::json::value request, boost::json::value claims = nullptr);
 
     /// Checks a route's connect pins (`path` names the list), as on_connect() will run them.
     result<void> check_connect(const boost::json::value& pins, const std::string& path) const;
@@ -117,7 +118,8 @@ private:
     void run_list(const ended_session& s, const boost::json::value& list,
                   const std::string* channel);
     void run_connect(const boost::json::value& pins, const namespace_id& ns,
-                     const std::string& session, const boost::json::value& request);
+                     const std::string& session, const boost::json::value& request,
+                     const boost::json::value& claims);
     void count_drop(const ended_session& s, const char* why);
     pin_limits limits() const;
 

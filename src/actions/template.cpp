@@ -194,11 +194,9 @@ result<const boost::json::value*> resolve(std::string_view text, const template_
     const auto dot = name.find('.');
     const auto root = root_of(name.substr(0, dot), context);
     if (!root || root->value == nullptr) {
-        return make_error(errc::bad_request,
-                          "'" + std::string(name) +
-                              "' does not name a list here (use item, previous, token or "
-                              "request values)",
-                          path);
+        std::string message = "names no list here (use item, previous, token or request values): ";
+        message += name;
+        return make_error(errc::bad_request, std::move(message), path);
     }
     if (root->value == template_context::unknown() ||
         (root->stand_in && dot != std::string_view::npos &&
@@ -208,10 +206,9 @@ result<const boost::json::value*> resolve(std::string_view text, const template_
     const auto* at = walk(root->value, dot == std::string_view::npos ? std::string_view{}
                                                                      : name.substr(dot + 1));
     if (at == nullptr || !at->is_array()) {
-        return make_error(errc::bad_request,
-                          "'" + std::string(name) + "' is " +
-                              (at == nullptr ? std::string("missing") : "not an array"),
-                          path);
+        std::string message = at == nullptr ? "names a missing value: " : "names no array: ";
+        message += name;
+        return make_error(errc::bad_request, std::move(message), path);
     }
     return at;
 }
@@ -228,7 +225,7 @@ template_context template_context::probe_connect() {
             .stand_in = true,
             .item = nullptr,
             .previous = unknown(),
-            .token = nullptr};
+            .token = unknown()};
 }
 
 bool is_template(std::string_view text) noexcept {

@@ -5,12 +5,15 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -20,6 +23,7 @@
 namespace ssehub::actions {
 
 namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace beast_http = boost::beast::http;
 
@@ -84,10 +88,9 @@ result<void> check_webhook_url(std::string_view url, const std::vector<std::stri
     if (!u || u->host().empty()) {
         return make_error(errc::bad_request, "is not an absolute http:// URL", path);
     }
-    if (u->scheme() != "http") {
-        // TODO: https webhooks (Beast over OpenSSL), for receivers beyond a trusted network.
+    if (u->scheme() != "http" && u->scheme() != "https") {
         return make_error(errc::bad_request,
-                          "only http:// webhooks are supported by this build (not " +
+                          "only http:// and https:// webhooks are supported (not " +
                               std::string(u->scheme()) + "://)",
                           path);
     }
@@ -109,8 +112,9 @@ struct webhook_sender::call : std::enable_shared_from_this<webhook_sender::call>
         : owner(o), url(std::move(u)), what(std::move(w)), resolver(o.ioc_), timer(o.ioc_) {
         auto parsed = boost::urls::parse_absolute_uri(url);
         if (parsed) {
+            secure = parsed->scheme() == "https";
             host = parsed->host_address();
-            port = parsed->has_port() ? std::string(parsed->port()) : "80";
+            port = parsed->has_port() ? std::string(parsed->port()) : secure ? "443" : "80";
             std::string target(parsed->encoded_target());
             request.target(target.empty() ? "/" : target);
             request.set(beast_http::field::host, parsed->encoded_host_and_port());
@@ -130,7 +134,18 @@ struct webhook_sender::call : std::enable_shared_from_this<webhook_sender::call>
     void start() {
         ++attempt;
         deadline = clock::now() + owner.options_.timeout;
-        stream.emplace(owner.ioc_);
+        if (secure && owner.tls_ == nullptr) {
+            // Not worth a retry: the CA file will not load better later.
+            owner.finished(*this, false, owner.tls_error_);
+            return;
+        }
+        tls_stream.reset();
+        stream.reset();
+        if (secure) {
+            tls_stream.emplace(owner.ioc_, *static_cast<ssl::context*>(owner.tls_.get()));
+        } else {
+            stream.emplace(owner.ioc_);
+        }
         parser.emplace();
         parser->body_limit(max_response_bytes);
         buffer.clear();
@@ -147,23 +162,63 @@ struct webhook_sender::call : std::enable_shared_from_this<webhook_sender::call>
             });
     }
 
+    // The TCP layer, under TLS or not.
+    beast::tcp_stream& tcp() { return secure ? beast::get_lowest_layer(*tls_stream) : *stream; }
+
     void connect(const asio::ip::tcp::resolver::results_type& results) {
-        stream->expires_at(deadline);
-        stream->async_connect(results, [self = shared_from_this()](const beast::error_code& ec,
-                                                                   const asio::ip::tcp::endpoint&) {
+        tcp().expires_at(deadline);
+        tcp().async_connect(results, [self = shared_from_this()](const beast::error_code& ec,
+                                                                 const asio::ip::tcp::endpoint&) {
             if (ec) {
                 self->attempt_failed("cannot connect: " + self->describe(ec), true);
                 return;
             }
-            self->write();
+            if (self->secure) {
+                self->handshake();
+            } else {
+                self->write();
+            }
         });
     }
 
+    // TLS: the certificate must chain to a trusted CA and name the URL's host (a name, or
+    // an IP address in its subjectAltName); SNI carries a host name, never an address.
+    void handshake() {
+        boost::system::error_code ec;
+        static_cast<void>(asio::ip::make_address(host, ec));
+        const bool is_address = !ec;
+        if (!is_address &&
+            SSL_set_tlsext_host_name(tls_stream->native_handle(), host.c_str()) != 1) {
+            attempt_failed("cannot set the TLS server name", false);
+            return;
+        }
+        tls_stream->set_verify_mode(ssl::verify_peer);
+        tls_stream->set_verify_callback(ssl::host_name_verification(host));
+        tcp().expires_at(deadline);
+        tls_stream->async_handshake(
+            ssl::stream_base::client, [self = shared_from_this()](const beast::error_code& hec) {
+                if (hec) {
+                    // A certificate that fails the check will fail the same way again.
+                    const bool verify = hec.category() == asio::error::get_ssl_category();
+                    self->attempt_failed("TLS handshake failed: " + self->describe(hec), !verify);
+                    return;
+                }
+                self->write();
+            });
+    }
+
     void write() {
-        stream->expires_at(deadline);
+        if (secure) {
+            write_on(*tls_stream);
+        } else {
+            write_on(*stream);
+        }
+    }
+
+    template <class Stream> void write_on(Stream& s) {
+        tcp().expires_at(deadline);
         beast_http::async_write(
-            *stream, request,
-            [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+            s, request, [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
                 if (ec) {
                     self->attempt_failed("cannot send: " + self->describe(ec), true);
                     return;
@@ -173,9 +228,17 @@ struct webhook_sender::call : std::enable_shared_from_this<webhook_sender::call>
     }
 
     void read() {
-        stream->expires_at(deadline);
+        if (secure) {
+            read_on(*tls_stream);
+        } else {
+            read_on(*stream);
+        }
+    }
+
+    template <class Stream> void read_on(Stream& s) {
+        tcp().expires_at(deadline);
         beast_http::async_read(
-            *stream, buffer, *parser,
+            s, buffer, *parser,
             [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
                 const unsigned status = self->parser->get().result_int();
                 // A body over the limit still told us the status.
@@ -197,10 +260,15 @@ struct webhook_sender::call : std::enable_shared_from_this<webhook_sender::call>
         return ec == beast::error::timeout ? "timed out" : ec.message();
     }
 
+    // The connection is `Connection: close` and the answer is in: no TLS close_notify is
+    // awaited, the socket just closes.
     void close() {
+        if (!stream && !tls_stream) {
+            return;
+        }
         beast::error_code ignored;
-        stream->socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-        stream->close();
+        tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+        tcp().close();
     }
 
     void attempt_failed(const std::string& why, bool retry) {
@@ -232,7 +300,9 @@ struct webhook_sender::call : std::enable_shared_from_this<webhook_sender::call>
     beast_http::request<beast_http::string_body> request;
     asio::ip::tcp::resolver resolver;
     asio::steady_timer timer;
+    bool secure = false; // https://
     std::optional<beast::tcp_stream> stream;
+    std::optional<beast::ssl_stream<beast::tcp_stream>> tls_stream;
     std::optional<beast_http::response_parser<beast_http::string_body>> parser;
     beast::flat_buffer buffer;
     std::size_t attempt = 0;
@@ -240,7 +310,27 @@ struct webhook_sender::call : std::enable_shared_from_this<webhook_sender::call>
 };
 
 webhook_sender::webhook_sender(asio::io_context& ioc, webhook_options options)
-    : ioc_(ioc), options_(std::move(options)) {}
+    : ioc_(ioc), options_(std::move(options)) {
+    auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
+    boost::system::error_code ec;
+    context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                             ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                             ssl::context::no_tlsv1_1,
+                         ec);
+    if (options_.ca_file.empty()) {
+        context->set_default_verify_paths(ec);
+    } else {
+        context->load_verify_file(options_.ca_file, ec);
+    }
+    if (ec) {
+        tls_error_ = "cannot load the CA certificates" +
+                     (options_.ca_file.empty() ? std::string() : " of " + options_.ca_file) + ": " +
+                     ec.message();
+        log()->error("https webhooks are off: {}", tls_error_);
+        return;
+    }
+    tls_ = std::move(context);
+}
 
 webhook_sender::~webhook_sender() = default;
 

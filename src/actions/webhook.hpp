@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <ssehub/error.hpp>
 #include <string>
 #include <string_view>
@@ -25,6 +26,7 @@ struct webhook_options {
     std::chrono::milliseconds backoff{200};   ///< before retry n: backoff * 2^(n-1)
     std::size_t queue_limit = 10'000;         ///< calls waiting or under way; past it, dropped
     std::size_t concurrency = 32;             ///< calls under way at once
+    std::string ca_file; ///< webhooks.ca_file: PEM CAs for https://; empty: the system's store
 };
 
 /// Counters of outgoing webhook calls, read by /metrics. Relaxed atomics.
@@ -48,14 +50,16 @@ std::string webhook_signature(std::string_view secret, std::string_view body);
 /// `http://127.0.0.1:9000` never admits `http://127.0.0.1:90001/`.
 bool webhook_allowed(std::string_view url, const std::vector<std::string>& allow);
 
-/// Checks a rendered webhook URL: absolute, http://, with a host, on the allow-list. The
-/// error names `path`.
+/// Checks a rendered webhook URL: absolute, http:// or https://, with a host, on the
+/// allow-list. The error names `path`.
 result<void> check_webhook_url(std::string_view url, const std::vector<std::string>& allow,
                                const std::string& path);
 
 /// Posts JSON bodies to webhook URLs with Beast, on one io_context: a bounded queue, at
 /// most `concurrency` calls at once, a timeout per attempt, and retries with exponential
-/// backoff on connection errors, timeouts, 408, 429 and 5xx.
+/// backoff on connection errors, timeouts, 408, 429 and 5xx. https:// receivers are reached
+/// over TLS (OpenSSL), their certificate verified against `ca_file` or the system's store
+/// and matched to the URL's host; a receiver that fails the check is never sent the body.
 ///
 /// Thread model: post() may be called from any thread; everything else happens on the
 /// io_context's thread. The io_context must outlive the sender, and the sender must
@@ -87,6 +91,11 @@ private:
     boost::asio::io_context& ioc_;
     webhook_options options_;
     webhook_stats stats_;
+
+    // The TLS client settings of https:// calls (an ssl::context, kept opaque here), made
+    // once; `tls_error_` says why https:// calls fail when the CA file could not be loaded.
+    std::shared_ptr<void> tls_;
+    std::string tls_error_;
 
     // Only on the io_context's thread.
     std::deque<std::shared_ptr<call>> waiting_;

@@ -180,6 +180,18 @@ std::string check_forward_url(std::string_view v) {
     return {};
 }
 
+// A file named by a setting must be there at start-up, not at the first call that needs it.
+std::string check_readable_file(std::string_view v) {
+    if (v.empty()) {
+        return {};
+    }
+    std::ifstream in{std::string(v)};
+    if (!in) {
+        return "cannot read the file";
+    }
+    return {};
+}
+
 // The one option table. Every key of DESIGN.md section 9 that has a field in `config` is a
 // row; the file reader, the environment and the command line all derive from it.
 constexpr std::array options{
@@ -458,6 +470,32 @@ constexpr std::array options{
            .fallback = "",
            .help = "HMAC-SHA256 key of the X-Ssehub-Signature header; none when empty",
            .target = in_config<&config::webhooks_secret>},
+    option{.key = "webhooks.backoff",
+           .type = option_type::duration,
+           .fallback = "200ms",
+           .help = "wait before the first retry, doubled before each next one",
+           .target = in_config<&config::webhooks_backoff>,
+           .max = ms_per_hour},
+    option{.key = "webhooks.queue",
+           .type = option_type::uint,
+           .fallback = "10000",
+           .help = "webhook calls waiting or under way at most; past it they are dropped",
+           .target = in_config<&config::webhooks_queue>,
+           .min = 1,
+           .max = 10'000'000},
+    option{.key = "webhooks.concurrency",
+           .type = option_type::uint,
+           .fallback = "32",
+           .help = "webhook calls under way at once",
+           .target = in_config<&config::webhooks_concurrency>,
+           .min = 1,
+           .max = 1024},
+    option{.key = "webhooks.ca_file",
+           .type = option_type::string,
+           .fallback = "",
+           .help = "PEM file of the CAs https:// receivers must chain to; empty: the system's",
+           .target = in_config<&config::webhooks_ca_file>,
+           .check = check_readable_file},
     option{.key = "actions.forward_url",
            .type = option_type::string,
            .fallback = "",

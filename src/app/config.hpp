@@ -23,6 +23,10 @@ struct config {
     std::chrono::milliseconds webhooks_timeout{5'000};
     std::size_t webhooks_retries = 3;
     std::string webhooks_secret;
+    std::chrono::milliseconds webhooks_backoff{200}; ///< before retry n: backoff * 2^(n-1)
+    std::size_t webhooks_queue = 10'000;             ///< calls waiting or under way, at most
+    std::size_t webhooks_concurrency = 32;           ///< calls under way at once
+    std::string webhooks_ca_file; ///< PEM CAs for https:// receivers; empty: the system's
     std::string actions_forward_url;
 };
 

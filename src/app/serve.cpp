@@ -91,6 +91,10 @@ int serve(const config& cfg) {
     engine_options.webhooks.timeout = cfg.webhooks_timeout;
     engine_options.webhooks.retries = cfg.webhooks_retries;
     engine_options.webhooks.secret = cfg.webhooks_secret;
+    engine_options.webhooks.backoff = cfg.webhooks_backoff;
+    engine_options.webhooks.queue_limit = cfg.webhooks_queue;
+    engine_options.webhooks.concurrency = cfg.webhooks_concurrency;
+    engine_options.webhooks.ca_file = cfg.webhooks_ca_file;
     engine_options.forward_url = cfg.actions_forward_url;
     auto engine = std::make_unique<actions::engine>(*the_hub, std::move(engine_options));
     for (std::size_t i = 0; i < cfg.server.routes.size(); ++i) {

@@ -66,6 +66,7 @@ struct session_state {
 
     std::uint64_t token = 0; // current attachment, 0 when no connection
     std::string remote;
+    boost::json::value claims; // the verified JWT of its last connection, for its actions
     clock::time_point connected_at{};
     std::uint64_t grace_generation = 0; // bumped on attach, so stale grace timers do nothing
     end_reason drop_reason = end_reason::client_closed;
@@ -271,6 +272,7 @@ struct hub::impl {
         out.reason = why;
         out.actions = std::move(s.actions);
         out.remote = s.remote;
+        out.claims = std::move(s.claims);
         if (s.connected_at != clock::time_point{}) {
             out.connected_for = std::chrono::duration_cast<std::chrono::milliseconds>(
                 clock::now() - s.connected_at);
@@ -876,6 +878,7 @@ result<attachment> hub::attach(const subscribe_request& req, std::shared_ptr<sin
     const auto token = (++d.next_attach << shard_bits) | shard_index;
     s->token = token;
     s->remote = req.remote;
+    s->claims = req.claims;
     s->connected_at = clock::now();
     ++s->grace_generation;
     d.attachments.emplace(token, s);

@@ -450,6 +450,7 @@ authenticator::authenticate_subscriber(const request& req, const boost::urls::ur
     }
     g.sessions = string_list(c.if_contains("sessions"));
     g.channels = string_list(c.if_contains("channels"));
+    g.claims = std::move(*claims);
     return std::optional<subscriber_grant>{std::move(g)};
 }
 

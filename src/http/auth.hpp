@@ -59,8 +59,9 @@ std::string sha256_hex(std::string_view text);
 /// What a subscriber's token lets it follow. An empty grant (open mode) allows anything.
 struct subscriber_grant {
     std::string tenant;
-    std::vector<std::string> sessions; ///< `*` allows any id
-    std::vector<std::string> channels; ///< `*` allows any channel
+    std::vector<std::string> sessions;   ///< `*` allows any id
+    std::vector<std::string> channels;   ///< `*` allows any channel
+    boost::json::value claims = nullptr; ///< the verified token's claims, for its actions
 
     bool allows_session(std::string_view id) const;
     bool allows_any_session() const;

@@ -298,7 +298,7 @@ void http_session::handle(request& req) {
     if (sr.connect != nullptr) {
         // Queued for the engine's thread: the stream starts without waiting for them.
         server_.get_engine().on_connect(*sr.connect, sr.subscription.ns, a->session,
-                                        std::move(sr.request));
+                                        std::move(sr.request), sr.subscription.claims);
     }
     core::logger("http")->debug("stream opened session={} namespace={} remote={}", a->session,
                                 to_string(sr.subscription.ns), remote_);

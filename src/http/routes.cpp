@@ -231,7 +231,7 @@ routed stream_route(server& srv, request& req, const boost::urls::url_view& url,
         return error_response(req, grant.error());
     }
     if (*grant) {
-        const auto& g = **grant;
+        auto& g = **grant;
         sub.ns.tenant = g.tenant;
         // A generated id is no id the token names: only a token allowing any takes one.
         if (!sub.session && !g.allows_any_session()) {
@@ -253,6 +253,7 @@ routed stream_route(server& srv, request& req, const boost::urls::url_view& url,
                                     "channel"));
             }
         }
+        sub.claims = std::move(g.claims);
     }
 
     // The header wins over the query; an empty header asks for a fresh stream.

@@ -532,7 +532,8 @@ TEST_F(EngineTest, PreviousIsTheResultOfThePriorPin) {
         {"library":"@digipair/skill-sse","element":"registerChannel",
          "properties":{"session":"s1","id":"room-7"}},
         {"library":"@digipair/skill-sse","element":"broadcast",
-         "properties":{"id":"{{previous.id}}","message":"{{previous.sessions}} in {{previous.id}}"}},
+         "properties":{"id":"{{previous.id}}",
+                       "message":"{{previous.sessions}} in {{previous.id}}"}},
         {"library":"@digipair/skill-sse","element":"push",
          "properties":{"id":"s1","message":"after {{previous.delivered}}"}}
     ])");
@@ -560,7 +561,8 @@ TEST_F(EngineTest, DisconnectedListsIterateAndSeeThePreviousResult) {
         {"library":"@digipair/skill-sse","element":"registerChannel",
          "properties":{"session":"w1","id":"watchers"}},
         {"library":"@digipair/skill-sse","element":"push",
-         "properties":{"id":"{{item}}","message":"{{session.id}} left ({{reason}}), {{previous.id}}"},
+         "properties":{"id":"{{item}}",
+                       "message":"{{session.id}} left ({{reason}}), {{previous.id}}"},
          "conditions":{"each":["w1","w2"]}},
         {"library":"@digipair/skill-sse","element":"push",
          "properties":{"id":"w1","message":"{{previous}}"},

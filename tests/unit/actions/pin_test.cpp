@@ -619,9 +619,13 @@ TEST(WebhookPinTest, RefusesMissingUrlsOtherSchemesAndUnknownProperties) {
     ASSERT_FALSE(e);
     EXPECT_EQ(e.error().path, "properties.url");
 
+    // https:// is a webhook like http://; other schemes are refused.
+    EXPECT_TRUE(parse_document(json::parse(R"({"library":"ssehub","element":"webhook",)"
+                                           R"("properties":{"url":"https://127.0.0.1:9443/x"}})"),
+                               limits));
     e = parse_document(json::parse(R"({"library":"ssehub","element":"webhook",)"
-                                   R"("properties":{"url":"https://127.0.0.1:9443/x"}})"),
-                       limits);
+                                   R"("properties":{"url":"ftp://127.0.0.1:9443/x"}})"),
+                       allowing({"ftp://127.0.0.1:9443/"}));
     ASSERT_FALSE(e);
     EXPECT_EQ(e.error().path, "properties.url");
 
