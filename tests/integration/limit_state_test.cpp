@@ -8,7 +8,9 @@
 #include "security_support.hpp"
 
 #include <arpa/inet.h>
+#include <map>
 #include <netinet/in.h>
+#include <set>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -151,6 +153,39 @@ TEST_P(ConcurrentSubscriptionsTest, EachGetsAStatusLine) {
         EXPECT_GE(served, per_address);
         EXPECT_GT(refused, clients / 2);
         EXPECT_EQ(served + refused, clients);
+    }
+}
+
+// F22, input 2: on SIGTERM every stream ends with its own `retry:` hint, spread over the
+// documented window [stream.retry, 1.5 x stream.retry], so that the clients of a stopping hub
+// do not all come back at once: no 100 ms slice of the window holds over 20 % of them.
+TEST_F(LimitStateTest, ShutdownSpreadsTheRetryHintsOverTheirWindow) {
+    start({"--session-grace", "0s", "--stream-retry", "2000ms"});
+    constexpr int clients = 200;
+    std::vector<std::unique_ptr<sse_stream>> streams;
+    for (int i = 0; i < clients; ++i) {
+        streams.push_back(subscribe("/events?session=r" + std::to_string(i)));
+    }
+    const auto status = hub().stop();
+    EXPECT_TRUE(status.clean()) << status.describe();
+
+    std::map<long long, int> per_slice;
+    std::set<long long> values;
+    for (auto& s : streams) {
+        ASSERT_TRUE(s->wait_closed(after(10s)));
+        const auto& body = s->body();
+        const auto at = body.rfind("retry:");
+        ASSERT_NE(at, std::string::npos) << body;
+        ASSERT_TRUE(body.ends_with("\n\n")) << body;
+        const auto ms = std::stoll(body.substr(at + 6));
+        EXPECT_GE(ms, 2000);
+        EXPECT_LE(ms, 3000);
+        values.insert(ms);
+        ++per_slice[ms / 100];
+    }
+    EXPECT_GE(values.size(), 20u) << "the hints are not spread";
+    for (const auto& [slice, n] : per_slice) {
+        EXPECT_LE(n, clients / 5) << "slice " << slice * 100 << " ms";
     }
 }
 
