@@ -8,6 +8,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
+#include <openssl/ssl.h>
 
 namespace ssehub::http {
 
@@ -75,12 +76,31 @@ result<tcp::endpoint> server::listen() {
     return bound;
 }
 
+namespace {
+
+// ALPN: the hub speaks HTTP/1.1 only, so it agrees to `http/1.1` and to nothing else; a
+// client offering only h2 gets no protocol and falls back to HTTP/1.1 (F19 B).
+int select_http11(SSL*, const unsigned char** out, unsigned char* out_size,
+                  const unsigned char* offered, unsigned int offered_size, void*) {
+    static constexpr unsigned char http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    unsigned char* chosen = nullptr;
+    if (SSL_select_next_proto(&chosen, out_size, http11, sizeof http11, offered, offered_size) !=
+        OPENSSL_NPN_NEGOTIATED) {
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    *out = chosen;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+} // namespace
+
 result<void> server::listen_tls() {
     // The certificate first: a wrong file is a configuration error, said in one line.
     tls_context_.emplace(asio::ssl::context::tls_server);
     tls_context_->set_options(asio::ssl::context::default_workarounds |
                               asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
                               asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    SSL_CTX_set_alpn_select_cb(tls_context_->native_handle(), select_http11, nullptr);
     boost::system::error_code ec;
     tls_context_->use_certificate_chain_file(options_.tls_cert, ec);
     if (ec) {

@@ -2,12 +2,15 @@
 //
 // The state behind the limits stays bounded: many publishers (one JWT subject each) leave no
 // publish-rate bucket behind once idle, and many client addresses leave no per-address count
-// once their connections close. Checked through the gauges of /metrics.
+// once their connections close (checked through the gauges of /metrics). And capacity: a
+// thousand subscriptions at once each get their answer (F20 C).
 
 #include "security_support.hpp"
 
 #include <arpa/inet.h>
+#include <map>
 #include <netinet/in.h>
+#include <set>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -109,6 +112,88 @@ TEST_F(LimitStateTest, ManyAddressesLeaveNoCountOnceClosed) {
     }
     EXPECT_EQ(counted, 1);
 }
+
+// F20 C: a thousand subscriptions at once from one address: each gets its status line, 200
+// at the default limits; past limits.connections_per_address, 429 with its JSON error and a
+// Retry-After. None is left waiting.
+class ConcurrentSubscriptionsTest : public hub_test, public ::testing::WithParamInterface<int> {};
+
+TEST_P(ConcurrentSubscriptionsTest, EachGetsAStatusLine) {
+    const int per_address = GetParam();
+    std::vector<std::string> args{"--session-grace", "0s"};
+    if (per_address > 0) {
+        args.insert(args.end(), {"--limits-connections-per-address", std::to_string(per_address)});
+    }
+    start(args);
+
+    constexpr int clients = 1000;
+    std::vector<std::unique_ptr<sse_stream>> streams;
+    streams.reserve(clients);
+    for (int i = 0; i < clients; ++i) {
+        streams.push_back(
+            std::make_unique<sse_stream>(hub(), "/events?session=c" + std::to_string(i)));
+    }
+    int served = 0;
+    int refused = 0;
+    for (auto& s : streams) {
+        ASSERT_TRUE(s->read_head(after(20s))) << "a subscription was left waiting";
+        if (s->head().status == 200) {
+            ++served;
+            continue;
+        }
+        ASSERT_TRUE(s->read_complete_body(after(10s)));
+        EXPECT_TRUE(is_json_error(s->head(), s->body(), 429, "connection")) << s->body();
+        EXPECT_TRUE(s->head().header("Retry-After").has_value());
+        ++refused;
+    }
+    if (per_address == 0) {
+        EXPECT_EQ(served, clients);
+    } else {
+        // A refused connection gives its count back once closed, so a late one may be served.
+        EXPECT_GE(served, per_address);
+        EXPECT_GT(refused, clients / 2);
+        EXPECT_EQ(served + refused, clients);
+    }
+}
+
+// F22, input 2: on SIGTERM every stream ends with its own `retry:` hint, spread over the
+// documented window [stream.retry, 1.5 x stream.retry], so that the clients of a stopping hub
+// do not all come back at once: no 100 ms slice of the window holds over 20 % of them.
+TEST_F(LimitStateTest, ShutdownSpreadsTheRetryHintsOverTheirWindow) {
+    start({"--session-grace", "0s", "--stream-retry", "2000ms"});
+    constexpr int clients = 200;
+    std::vector<std::unique_ptr<sse_stream>> streams;
+    for (int i = 0; i < clients; ++i) {
+        streams.push_back(subscribe("/events?session=r" + std::to_string(i)));
+    }
+    const auto status = hub().stop();
+    EXPECT_TRUE(status.clean()) << status.describe();
+
+    std::map<long long, int> per_slice;
+    std::set<long long> values;
+    for (auto& s : streams) {
+        ASSERT_TRUE(s->wait_closed(after(10s)));
+        const auto& body = s->body();
+        const auto at = body.rfind("retry:");
+        ASSERT_NE(at, std::string::npos) << body;
+        ASSERT_TRUE(body.ends_with("\n\n")) << body;
+        const auto ms = std::stoll(body.substr(at + 6));
+        EXPECT_GE(ms, 2000);
+        EXPECT_LE(ms, 3000);
+        values.insert(ms);
+        ++per_slice[ms / 100];
+    }
+    EXPECT_GE(values.size(), 20u) << "the hints are not spread";
+    for (const auto& [slice, n] : per_slice) {
+        EXPECT_LE(n, clients / 5) << "slice " << slice * 100 << " ms";
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Limits, ConcurrentSubscriptionsTest, ::testing::Values(0, 100),
+                         [](const auto& info) {
+                             return info.param == 0 ? std::string("DefaultLimits")
+                                                    : std::string("PerAddressLimit");
+                         });
 
 } // namespace
 } // namespace ssehub::test

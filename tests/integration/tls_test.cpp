@@ -113,6 +113,37 @@ TEST_F(TlsTest, ClearHttpOnTheHttpsPortIsDroppedAndTheHubGoesOn) {
     EXPECT_EQ(health.code, 0) << health.output;
 }
 
+// F19 B: a client that asks for HTTP/2 settles on http/1.1, the one protocol the hub
+// advertises, and its stream carries events.
+TEST_F(TlsTest, AlpnSettlesOnHttp11AndTheStreamWorks) {
+    auto offered = run_command(curl("--http2 -sv -o /dev/null " + url("/healthz")));
+    EXPECT_EQ(offered.code, 0) << offered.output;
+    EXPECT_NE(offered.output.find("ALPN: server accepted http/1.1"), std::string::npos)
+        << offered.output;
+    EXPECT_NE(offered.output.find("< HTTP/1.1 200"), std::string::npos) << offered.output;
+
+    auto h2_only = run_command(curl("--http2-prior-knowledge -sv -o /dev/null " + url("/healthz")));
+    EXPECT_EQ(h2_only.output.find("ALPN: server accepted h2"), std::string::npos) << h2_only.output;
+
+    command_result streamed;
+    std::thread reader(
+        [&] { streamed = run_command(curl("--http2 -sN " + url("/events?session=s2")), 30); });
+    bool connected = false;
+    for (auto until = after(10s); !connected && clock::now() < until;) {
+        connected =
+            http_request(hub(), "GET", "/api/v1/sessions").body.find("\"connected\":true") !=
+            std::string::npos;
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_TRUE(connected);
+    EXPECT_EQ(
+        http_request(hub(), "POST", "/api/v1/sessions/s2/messages", R"({"message":"h"})").status,
+        200);
+    EXPECT_EQ(http_request(hub(), "DELETE", "/api/v1/sessions/s2").status, 200);
+    reader.join();
+    EXPECT_NE(streamed.output.find("data:\"h\"\n\n"), std::string::npos) << streamed.output;
+}
+
 // Polls /api/v1/sessions until `session` is connected.
 bool wait_connected(const server_process& hub, std::string_view session) {
     for (auto until = after(10s); clock::now() < until;) {
