@@ -101,12 +101,18 @@ void bm_hub_fanout(benchmark::State& state) {
         shard.restart();
     }
 
+    // The shard starts its writes in slices; each sink must still be flushed once per event.
     std::uint64_t delivered = 0;
+    std::uint64_t flushed = 0;
     for (const auto& s : sinks) {
         delivered += s->events_;
+        flushed += s->flushes_;
     }
     if (delivered != static_cast<std::uint64_t>(state.iterations()) * members) {
         state.SkipWithError("a sink missed events");
+    }
+    if (flushed != delivered) {
+        state.SkipWithError("a sink missed a flush");
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(delivered));
     hub.shutdown();

@@ -271,6 +271,17 @@ bool shard::flush_dirty() {
         --budget;
     }
     if (flushed_ < dirty_.size()) {
+        // Under a steady flow the list may never run empty: drop the flushed front once it
+        // is most of the list, so its size stays bounded by the connections waiting.
+        if (flushed_ >= 8 * flush_slice_connections && 2 * flushed_ >= dirty_.size()) {
+            dirty_.erase(dirty_.begin(), dirty_.begin() + static_cast<std::ptrdiff_t>(flushed_));
+            flushed_ = 0;
+            for (std::size_t i = 0; i < dirty_.size(); ++i) {
+                if (dirty_[i] != nullptr) {
+                    dirty_[i]->dirty_slot = i;
+                }
+            }
+        }
         return true;
     }
 

@@ -207,29 +207,48 @@ void server::accept_next_tls() {
 void server::accept_next() {
     // Each connection goes to the next worker in turn and stays on its thread.
     auto& target = *workers_[next_worker_];
+    acceptor_->async_accept(
+        target.context(), [this, &target](const boost::system::error_code& ec, tcp::socket socket) {
+            if (ec == asio::error::operation_aborted || !acceptor_ || !acceptor_->is_open()) {
+                return;
+            }
+            if (ec) {
+                // Out of file descriptors, typically: say so and keep accepting.
+                core::logger("http")->error("accept failed: {}", ec.message());
+                accept_next();
+                return;
+            }
+            hand_over(target, std::move(socket));
+
+            // A connect storm queues many connections at once: take those already waiting
+            // without a trip through the event loop each, up to a bound, so that the streams
+            // this thread serves still get their turn.
+            boost::system::error_code more_ec;
+            acceptor_->non_blocking(true, more_ec);
+            for (std::size_t i = 1; i < max_accepts_per_wakeup && !more_ec; ++i) {
+                auto& next_target = *workers_[next_worker_];
+                tcp::socket next(next_target.context());
+                acceptor_->accept(next, more_ec);
+                if (!more_ec) {
+                    hand_over(next_target, std::move(next));
+                }
+            }
+            accept_next();
+        });
+}
+
+void server::hand_over(worker& target, tcp::socket socket) {
     next_worker_ = (next_worker_ + 1) % workers_.size();
-    acceptor_->async_accept(target.context(), [this, &target](const boost::system::error_code& ec,
-                                                              tcp::socket socket) {
-        if (ec == asio::error::operation_aborted || !acceptor_ || !acceptor_->is_open()) {
-            return;
-        }
-        if (ec) {
-            // Out of file descriptors, typically: say so and keep accepting.
-            core::logger("http")->error("accept failed: {}", ec.message());
-        } else {
-            boost::system::error_code ignored;
-            socket.set_option(tcp::no_delay(true), ignored);
-            socket.set_option(asio::socket_base::keep_alive(true), ignored);
-            const auto peer = socket.remote_endpoint(ignored);
-            auto slot = limiter_.acquire(peer.address());
-            // The session is created on its own worker's thread.
-            asio::post(target.context(), [this, &target, socket = std::move(socket),
-                                          slot = std::move(slot)]() mutable {
-                std::make_shared<http_session>(std::move(socket), std::move(slot), *this, target)
-                    ->run();
-            });
-        }
-        accept_next();
+
+    // The connection's options and its slot are set on its own thread, so the accepting
+    // thread only accepts.
+    asio::post(target.context(), [this, &target, socket = std::move(socket)]() mutable {
+        boost::system::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        socket.set_option(asio::socket_base::keep_alive(true), ignored);
+        const auto peer = socket.remote_endpoint(ignored);
+        auto slot = limiter_.acquire(peer.address());
+        std::make_shared<http_session>(std::move(socket), std::move(slot), *this, target)->run();
     });
 }
 

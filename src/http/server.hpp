@@ -22,8 +22,9 @@ class engine;
 
 namespace ssehub::http {
 
-/// The HTTP listener: accepts on worker 0's thread and hands each connection to the next
-/// worker in turn; a connection then lives on that worker's thread for good.
+/// The HTTP listener: accepts on worker 0's thread, up to max_accepts_per_wakeup at a time,
+/// and hands each connection to the next worker in turn; a connection then lives on that
+/// worker's thread for good.
 class server {
 public:
     /// `contexts[i]` is worker i's io_context, the same as the hub's shard i.
@@ -80,8 +81,14 @@ public:
 
     rate_limiter& publish_rate() noexcept { return publish_rate_; }
 
+    /// Connections one wake-up of the acceptor takes before it lets the thread's other
+    /// work run.
+    static constexpr std::size_t max_accepts_per_wakeup = 64;
+
 private:
     void accept_next();
+    /// Sends an accepted connection, opened on `target`'s io_context, to that worker.
+    void hand_over(worker& target, boost::asio::ip::tcp::socket socket);
     void accept_next_tls();
     result<void> listen_tls();
 

@@ -172,6 +172,31 @@ TEST_F(HubTest, FanOutWritesYieldTheThreadBetweenSlices) {
     }
 }
 
+// An event that arrives while the previous one's writes are still going out joins the
+// same write for every connection whose slice has not come yet.
+TEST_F(HubTest, EventsForAConnectionWaitingForItsSliceLeaveInOneWrite) {
+    constexpr int members = 1000;
+    std::vector<std::shared_ptr<recording_sink>> sinks;
+    for (int i = 0; i < members; ++i) {
+        sinks.push_back(open("w" + std::to_string(i), {"wide"}).sink);
+    }
+    ASSERT_TRUE(hub_.broadcast({}, "wide", json::parse(R"({"n":1})")));
+    ioc_.restart();
+    ioc_.run_one(); // the first slice
+    ASSERT_TRUE(hub_.broadcast({}, "wide", json::parse(R"({"n":2})")));
+    settle();
+
+    int flushed_once = 0;
+    for (const auto& s : sinks) {
+        ASSERT_EQ(s->bytes.size(), 2u);
+        EXPECT_LT(s->seqs[0], s->seqs[1]);
+        EXPECT_GE(s->flushes, 1);
+        EXPECT_LE(s->flushes, 2);
+        flushed_once += s->flushes == 1 ? 1 : 0;
+    }
+    EXPECT_GT(flushed_once, members / 2);
+}
+
 // A connection that leaves while its write waits for its slice is skipped, and the others
 // are still flushed once.
 TEST_F(HubTest, AConnectionLeavingBeforeItsSliceIsSkipped) {
