@@ -62,10 +62,10 @@ right right_of_element(std::string_view element) {
     if (element == "broadcast" || element == "notify") {
         return right::broadcast;
     }
-    if (element == "registerSession" || element == "registerChannel" || element == "close") {
-        return right::membership;
-    }
-    return right::none;
+    // Everything else acts beyond one message: registering, closing, and the actions that
+    // reach outside the hub (`webhook`, `log`, pins forwarded to another engine). Without
+    // this, a key made for reading the listings could make the hub post to its webhooks.
+    return right::membership;
 }
 
 // Walks a pin document, nested `disconnected` lists included, and checks that the caller

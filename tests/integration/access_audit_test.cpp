@@ -105,6 +105,18 @@ std::vector<attempt> control_attempts() {
     a.push_back({"registerChannel pin without the membership right", "POST", "/api/v1/actions",
                  pin_doc("registerChannel", {{"id", "spy"}, {"session", "alice"}}), acme_push,
                  403});
+    // Pins that act beyond one message need membership: a key for the listings must not
+    // make the hub post anywhere or write its log.
+    a.push_back({"webhook pin without the membership right", "POST", "/api/v1/actions",
+                 json::serialize(json::object{{"library", "ssehub"},
+                                              {"element", "webhook"},
+                                              {"properties", {{"url", "http://127.0.0.1:9/"}}}}),
+                 acme_read, 403});
+    a.push_back({"log pin without the membership right", "POST", "/api/v1/actions",
+                 R"({"type":"log","message":"forged"})", acme_push, 403});
+    a.push_back({"a pin of another library without the membership right", "POST", "/api/v1/actions",
+                 R"({"library":"@digipair/skill-web","element":"fetch","properties":{}})",
+                 acme_read, 403});
     a.push_back(
         {"push pin into a namespace the key may not use", "POST", "/api/v1/actions",
          pin_doc("push", {{"id", "bob"}, {"message", 1}, {"digipair", "dp"}, {"reasoning", "r"}}),
