@@ -9,22 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { call, startHub, startRelay, until } from './hub.mjs';
-
-const chromiumArgs = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-];
+import { call, launchChromium, startHub, startRelay, until } from './hub.mjs';
 
 // The hub's retry hint; Chromium's own default is 3 s.
 const retryMs = 300;
@@ -33,7 +18,7 @@ let pageServer;
 let pageOrigin;
 let hub;
 let relay;
-let profile;
+let chromiumSession;
 let browser;
 
 before(async () => {
@@ -51,22 +36,14 @@ before(async () => {
     ]);
     relay = await startRelay(hub);
 
-    profile = await mkdtemp(path.join(os.tmpdir(), 'ssehub-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-        executablePath: '/usr/bin/chromium',
-        args: chromiumArgs,
-        headless: true,
-        timeout: 30_000,
-    });
+    chromiumSession = await launchChromium();
+    browser = chromiumSession.browser;
 });
 
 after(async () => {
-    await browser?.close();
+    await chromiumSession?.close();
     await relay?.close();
     await new Promise((resolve) => pageServer?.close(resolve));
-    if (profile) {
-        await rm(profile, { recursive: true, force: true });
-    }
     const status = await hub?.stop();
     assert.deepEqual(status, { code: 0, signal: null }, `ssehub did not exit cleanly:\n${hub?.output()}`);
 });

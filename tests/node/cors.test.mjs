@@ -12,22 +12,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { call, startHub, until } from './hub.mjs';
-
-const chromiumArgs = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-];
+import { call, launchChromium, startHub, until } from './hub.mjs';
 
 const secret = 'cors-test-subscriber-secret';
 const retryMs = 300;
@@ -56,7 +41,7 @@ let allowed;
 let refused;
 let hub;
 let anyHub;
-let profile;
+let chromiumSession;
 let browser;
 
 before(async () => {
@@ -74,22 +59,14 @@ before(async () => {
     anyHub = await startHub(['--stream-retry', `${retryMs}ms`, '--session-grace', '0s',
         '--cors-allow-origins', '*']);
 
-    profile = await mkdtemp(path.join(os.tmpdir(), 'ssehub-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-        executablePath: '/usr/bin/chromium',
-        args: chromiumArgs,
-        headless: true,
-        timeout: 30_000,
-    });
+    chromiumSession = await launchChromium();
+    browser = chromiumSession.browser;
 });
 
 after(async () => {
-    await browser?.close();
+    await chromiumSession?.close();
     for (const p of [allowed, refused]) {
         await new Promise((resolve) => p?.server.close(resolve));
-    }
-    if (profile) {
-        await rm(profile, { recursive: true, force: true });
     }
     for (const h of [hub, anyHub]) {
         const status = await h?.stop();

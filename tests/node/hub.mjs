@@ -4,7 +4,11 @@
 // for the control API, and a loopback TCP relay that can cut the connections it carries.
 
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
 
 const bin = process.env.SSEHUB_BIN;
 
@@ -153,4 +157,35 @@ export async function until(check, ms, what) {
         }
         await new Promise((r) => setTimeout(r, 20));
     }
+}
+
+// Debian's Chromium, headless, kept off the network beyond loopback; `--no-sandbox` because
+// the tests may run as root.
+const chromiumArgs = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+];
+
+/** Headless Chromium with a throw-away profile; close() ends it and removes the profile. */
+export async function launchChromium() {
+    const profile = await mkdtemp(path.join(os.tmpdir(), 'ssehub-chromium-'));
+    const browser = await chromium.launchPersistentContext(profile, {
+        executablePath: '/usr/bin/chromium',
+        args: chromiumArgs,
+        headless: true,
+        timeout: 30_000,
+    });
+    return {
+        browser,
+        async close() {
+            await browser.close();
+            await rm(profile, { recursive: true, force: true });
+        },
+    };
 }
